@@ -1,0 +1,80 @@
+/*
+ * plane.h - the client of Plane's REST API (/api/v1/), as plane-api.md
+ * describes the real server: X-Api-Key auth, trailing slashes, the cursor
+ * envelope with per_page=1000, expand=state,labels,assignees,project.
+ *
+ * Listings are streamed: each page is fetched, parsed, handed to the
+ * callback item by item and freed before the next page, so memory is
+ * bounded by one page.  Requests are paced on X-RateLimit-Remaining /
+ * X-RateLimit-Reset, 429s wait Retry-After, 5xx and timeouts are retried
+ * with backoff (http.h), 401/403 fail at once with what to fix.
+ *
+ * Ownership: the client borrows the config and the http client; items
+ * passed to callbacks live only during the call (copy what you keep).
+ */
+#ifndef CPB_PLANE_H
+#define CPB_PLANE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+#include "issue.h"
+
+struct plane_client;
+
+struct plane_project {
+	char	*id;
+	char	*identifier;		/* "WEB" */
+	char	*name;
+};
+
+/* Return CPB_OK to go on; anything else stops the listing with that code. */
+typedef enum cpb_err (*plane_project_cb)(const struct plane_project *project,
+    void *ctx);
+typedef enum cpb_err (*plane_issue_cb)(const struct plane_issue *issue,
+    void *ctx);
+
+enum cpb_err plane_client_new(struct plane_client **out,
+    const struct cpb_config *cfg, struct http_client *http, char *errmsg);
+void plane_client_free(struct plane_client *client);
+
+/* Every project of the workspace, all pages. */
+enum cpb_err plane_list_projects(struct plane_client *client,
+    plane_project_cb cb, void *ctx, char *errmsg);
+
+/*
+ * Every issue of a project, all pages, expanded.  When a page fails after
+ * earlier pages were delivered, returns the error: the caller must treat
+ * the listing as incomplete (no deletions).
+ */
+enum cpb_err plane_list_issues(struct plane_client *client,
+    const char *project_id, plane_issue_cb cb, void *ctx, char *errmsg);
+
+/* One project / one issue (expanded).  CPB_ERR_NOT_FOUND on 404. */
+enum cpb_err plane_get_project(struct plane_client *client,
+    const char *project_id, struct plane_project *out, char *errmsg);
+enum cpb_err plane_get_issue(struct plane_client *client,
+    const char *project_id, const char *issue_id, struct plane_issue *out,
+    char *errmsg);
+
+/* GET /users/me/: proves the URL and the token.  Writes the display name. */
+enum cpb_err plane_whoami(struct plane_client *client, char *name,
+    size_t name_size, char *errmsg);
+
+enum cpb_err plane_project_from_json(const cJSON *obj,
+    struct plane_project *out, char *errmsg);
+void plane_project_free(struct plane_project *project);
+
+/*
+ * Parse one page envelope: results array, next_page_results, next_cursor.
+ * `results` points into `root` (caller owns root).  Pure; unit-tested.
+ */
+enum cpb_err plane_parse_page(const cJSON *root, const cJSON **results,
+    bool *has_next, const char **next_cursor, char *errmsg);
+
+/* How long to wait before the next request given the last rate headers. */
+long plane_pace_ms(long remaining, int64_t reset_unix, int64_t now_unix);
+
+#endif
