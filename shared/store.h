@@ -5,7 +5,8 @@
  * versioned and migrated on open; every change is one transaction.
  *
  * What it keeps:
- *   calendars  project → calendar URL and the display name we set
+ *   calendars  project → calendar URL, the display name we set, and the
+ *              project's name and identifier (so webhooks need no lookup)
  *   events     issue → calendar, href, ETag, content hash, SEQUENCE,
  *              Plane's updated_at, last error
  *   runs       one row per full sync: times, counts, status, errors
@@ -22,12 +23,22 @@
 
 #include "err.h"
 
+/* The schema this build writes; a newer database is refused on open. */
+#define STORE_SCHEMA_VERSION	1
+/* Caps on what callers hand us (bytes): any text field, a run's errors. */
+#define STORE_TEXT_MAX		(1024 * 1024)
+#define STORE_ERRORS_MAX	(4 * 1024 * 1024)
+/* Most runs store_runs_json returns. */
+#define STORE_RUNS_MAX		1000
+
 struct store;
 
 struct store_calendar {
 	char	*project_id;
 	char	*url;			/* absolute calendar URL */
 	char	*displayname;		/* the name we last set */
+	char	*project_name;		/* Plane's, for webhooks; may be NULL */
+	char	*project_identifier;	/* e.g. "WEB"; may be NULL */
 };
 
 struct store_event {
@@ -54,11 +65,19 @@ enum store_run_status {
 	STORE_RUN_FAILED,
 };
 
-/* Open (creating the file and its directory's file if needed) and migrate. */
+/*
+ * Open (creating the file, mode 0640, and its missing parent directories,
+ * mode 0750) and migrate.  CPB_ERR_IO with the path and the reason when the
+ * path is unusable; CPB_ERR_INVALID for a schema newer than
+ * STORE_SCHEMA_VERSION or a SQLite file of another program.
+ */
 enum cpb_err store_open(struct store **out, const char *path, char *errmsg);
 void store_close(struct store *store);
 
-/* Explicit transactions for batches (nesting not supported). */
+/*
+ * Explicit transactions for batches (nesting not supported: CPB_ERR_INVALID).
+ * A failed commit rolls back.  Outside them each call is its own transaction.
+ */
 enum cpb_err store_begin(struct store *store, char *errmsg);
 enum cpb_err store_commit(struct store *store, char *errmsg);
 void store_rollback(struct store *store);
@@ -69,29 +88,51 @@ enum cpb_err store_calendar_get(struct store *store, const char *project_id,
 enum cpb_err store_calendar_put(struct store *store,
     const struct store_calendar *cal, char *errmsg);
 enum cpb_err store_calendar_delete(struct store *store, const char *project_id,
-    char *errmsg);
+    char *errmsg);				/* CPB_ERR_NOT_FOUND */
+typedef enum cpb_err (*store_calendar_cb)(const struct store_calendar *cal,
+    void *ctx);
+/*
+ * Every stored calendar, by project_id (borrowed during the call).  Rows are
+ * read before the first call, so the callback may use the store; a callback
+ * error stops the walk and is returned.
+ */
+enum cpb_err store_calendars_each(struct store *store, store_calendar_cb cb,
+    void *ctx, char *errmsg);
 void store_calendar_free(struct store_calendar *cal);
 
 /* Events */
 enum cpb_err store_event_get(struct store *store, const char *issue_id,
     struct store_event *out, char *errmsg);	/* CPB_ERR_NOT_FOUND */
 enum cpb_err store_event_put(struct store *store, const struct store_event *ev,
-    char *errmsg);				/* insert or replace */
+    char *errmsg);	/* insert or replace; a success: failures 0, last_error NULL
+			   whatever *ev says */
 enum cpb_err store_event_delete(struct store *store, const char *issue_id,
-    char *errmsg);
-/* Record a failed write for an issue (kept for the next run; counts up). */
+    char *errmsg);				/* CPB_ERR_NOT_FOUND */
+/*
+ * Record a failed write for an issue (kept for the next run; counts up).
+ * An existing row keeps everything but last_error and failures; a new one
+ * gets project_id, no calendar/href/etag and an empty hash, so the next run
+ * creates the event.  `error` may be the errmsg buffer itself.
+ */
 enum cpb_err store_event_fail(struct store *store, const char *issue_id,
     const char *project_id, const char *error, char *errmsg);
 typedef enum cpb_err (*store_event_cb)(const struct store_event *ev, void *ctx);
-/* Every event of one calendar (borrowed during the call). */
+/*
+ * Every event of one calendar, by issue_id (borrowed during the call; the
+ * same walk rules as store_calendars_each).
+ */
 enum cpb_err store_events_for_calendar(struct store *store,
     const char *calendar_url, store_event_cb cb, void *ctx, char *errmsg);
 /* Every event of one project. */
 enum cpb_err store_events_for_project(struct store *store,
     const char *project_id, store_event_cb cb, void *ctx, char *errmsg);
+/* How many events one calendar holds (for the mass-delete limit). */
+enum cpb_err store_event_count_for_calendar(struct store *store,
+    const char *calendar_url, long *n, char *errmsg);
 void store_event_free(struct store_event *ev);
 
-/* Meta cache: value and when it was set (unix seconds). */
+/* Meta cache: value (caller frees) and when it was set (unix seconds;
+ * set_at may be NULL). */
 enum cpb_err store_meta_get(struct store *store, const char *key, char **value,
     int64_t *set_at, char *errmsg);		/* CPB_ERR_NOT_FOUND */
 enum cpb_err store_meta_set(struct store *store, const char *key,
@@ -100,18 +141,33 @@ enum cpb_err store_meta_set(struct store *store, const char *key,
 /* Runs */
 enum cpb_err store_run_begin(struct store *store, const char *kind,
     int64_t *run_id, char *errmsg);
-/* errors_json: a JSON array of strings (may be NULL). */
+/*
+ * errors_json: a JSON array of strings (may be NULL: none); counts may be
+ * NULL (all zero).  status must not be STORE_RUN_RUNNING.
+ * CPB_ERR_NOT_FOUND for an unknown run_id.
+ */
 enum cpb_err store_run_finish(struct store *store, int64_t run_id,
     enum store_run_status status, const struct store_run_counts *counts,
     const char *errors_json, char *errmsg);
-/* The newest `limit` runs as a JSON array (caller frees). */
+/*
+ * The newest `limit` (1 ..= STORE_RUNS_MAX) runs as a JSON array (caller
+ * frees with free()), newest first:
+ *   [{"id":7,"kind":"sync",
+ *     "started_at":"2024-05-01T12:00:00.250Z","started_at_unix":1714564800,
+ *     "ended_at":…,"ended_at_unix":…,"duration_ms":1500,"status":"ok",
+ *     "counts":{"created":…,"updated":…,"deleted":…,"unchanged":…,
+ *               "skipped":…,"failed":…},
+ *     "errors":["…"]}]
+ * A run still running has null ended_at, ended_at_unix and duration_ms.
+ */
 enum cpb_err store_runs_json(struct store *store, int limit, char **json,
     char *errmsg);
 
 /*
  * One full sync at a time: an exclusive, non-blocking flock on
  * "<path>.lock", released by store_sync_unlock or by process death.
- * CPB_ERR_BUSY when another process holds it.
+ * CPB_ERR_BUSY when another process (or another open of the file) holds it.
+ * The lock file is created mode 0600, its directories as by store_open.
  */
 enum cpb_err store_sync_lock(const char *db_path, int *fd, char *errmsg);
 void store_sync_unlock(int fd);

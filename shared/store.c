@@ -1,0 +1,1546 @@
+/*
+ * store.c - the SQLite backend of store.h.
+ *
+ * Connection: WAL, so the FastCGI responders can read while a sync writes;
+ * synchronous=NORMAL, which in WAL mode survives any process crash and can
+ * only lose the last commits (never corrupt) on power loss; a 5 s busy
+ * timeout so short writers queue up instead of failing; foreign keys on
+ * for the tables that will use them.
+ *
+ * Schema: store_migrations[i] moves PRAGMA user_version from i to i + 1.
+ * All pending steps run in one BEGIN IMMEDIATE transaction, so two
+ * processes opening a fresh file do not both migrate, and a failed step
+ * leaves the old schema intact.  The webhook queue (issue 4) is meant to be
+ * step 1 → 2: a `queue` table keyed by the X-Plane-Delivery id (payload,
+ * received_at, attempts, next_attempt_at, lease_until, last_error) and a
+ * `dead_letters` table, both beside `events`; nothing here has to change
+ * for it, and events.updated_at_us already lets a drainer refuse data older
+ * than what was applied.
+ *
+ * Times: calendars.updated_at, events.written_at and meta.set_at are unix
+ * seconds; runs.started_at and runs.ended_at are unix milliseconds (a run's
+ * duration matters to the millisecond); events.updated_at_us is Plane's
+ * updated_at in microseconds.
+ *
+ * A struct store is one connection, opened SQLITE_OPEN_NOMUTEX: one thread
+ * at a time (each process of ours has its own).
+ *
+ * Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT)
+ * and every value is bound, never formatted into SQL.  Walks over many
+ * rows read them all before calling back, so callbacks may write.
+ */
+#include "store.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#define STORE_BUSY_MS		5000
+#define STORE_DIR_MODE		0750
+#define STORE_FILE_MODE		0640
+#define STORE_LOCK_MODE		0600
+/* UPSERT (INSERT … ON CONFLICT DO UPDATE) arrived in SQLite 3.24.0. */
+#define STORE_SQLITE_MIN	3024000
+
+static const char *const store_migrations[] = {
+	/* 0 → 1: the sync engine's state (issue 3). */
+	"CREATE TABLE calendars ("
+	"  project_id  TEXT PRIMARY KEY NOT NULL,"
+	"  url         TEXT NOT NULL UNIQUE,"
+	"  displayname TEXT,"
+	"  project_name       TEXT,"
+	"  project_identifier TEXT,"
+	"  updated_at  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE events ("
+	"  issue_id      TEXT PRIMARY KEY NOT NULL,"
+	"  project_id    TEXT NOT NULL,"
+	"  calendar_url  TEXT,"
+	"  href          TEXT,"
+	"  etag          TEXT,"
+	"  hash          TEXT NOT NULL DEFAULT '',"
+	"  sequence      INTEGER NOT NULL DEFAULT 0 CHECK (sequence >= 0),"
+	"  updated_at_us INTEGER NOT NULL DEFAULT 0,"
+	"  last_error    TEXT,"
+	"  failures      INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),"
+	"  written_at    INTEGER"
+	");"
+	"CREATE INDEX events_calendar_url ON events (calendar_url);"
+	"CREATE INDEX events_project_id ON events (project_id);"
+	"CREATE TABLE runs ("
+	"  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind       TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  ended_at   INTEGER,"
+	"  status     TEXT NOT NULL DEFAULT 'running' CHECK (status IN"
+	"               ('running', 'ok', 'partial', 'failed')),"
+	"  created    INTEGER NOT NULL DEFAULT 0,"
+	"  updated    INTEGER NOT NULL DEFAULT 0,"
+	"  deleted    INTEGER NOT NULL DEFAULT 0,"
+	"  unchanged  INTEGER NOT NULL DEFAULT 0,"
+	"  skipped    INTEGER NOT NULL DEFAULT 0,"
+	"  failed     INTEGER NOT NULL DEFAULT 0,"
+	"  errors     TEXT NOT NULL DEFAULT '[]'"
+	");"
+	"CREATE TABLE meta ("
+	"  key    TEXT PRIMARY KEY NOT NULL,"
+	"  value  TEXT NOT NULL,"
+	"  set_at INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 1;",
+};
+
+_Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
+    STORE_SCHEMA_VERSION, "one migration step per schema version");
+
+#define CAL_COLS \
+	"project_id, url, displayname, project_name, project_identifier"
+#define EVENT_COLS \
+	"issue_id, project_id, calendar_url, href, etag, hash, sequence," \
+	" updated_at_us, last_error, failures"
+
+enum store_sql {
+	SQL_BEGIN,
+	SQL_COMMIT,
+	SQL_ROLLBACK,
+	SQL_CAL_GET,
+	SQL_CAL_PUT,
+	SQL_CAL_DELETE,
+	SQL_CAL_ALL,
+	SQL_EV_GET,
+	SQL_EV_PUT,
+	SQL_EV_DELETE,
+	SQL_EV_FAIL,
+	SQL_EV_BY_CAL,
+	SQL_EV_BY_PROJECT,
+	SQL_EV_COUNT_CAL,
+	SQL_META_GET,
+	SQL_META_SET,
+	SQL_RUN_BEGIN,
+	SQL_RUN_FINISH,
+	SQL_RUN_NEWEST,
+	SQL__COUNT
+};
+
+static const char *const store_sql[SQL__COUNT] = {
+	/* IMMEDIATE: take the write lock now, so a batch never fails half-way
+	 * on a read → write upgrade that the busy handler cannot wait out. */
+	[SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[SQL_COMMIT] = "COMMIT",
+	[SQL_ROLLBACK] = "ROLLBACK",
+	[SQL_CAL_GET] = "SELECT " CAL_COLS " FROM calendars"
+	    " WHERE project_id = ?1",
+	[SQL_CAL_PUT] = "INSERT INTO calendars (project_id, url, displayname,"
+	    " project_name, project_identifier, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (project_id) DO UPDATE SET url = excluded.url,"
+	    " displayname = excluded.displayname,"
+	    " project_name = excluded.project_name,"
+	    " project_identifier = excluded.project_identifier,"
+	    " updated_at = excluded.updated_at",
+	[SQL_CAL_DELETE] = "DELETE FROM calendars WHERE project_id = ?1",
+	[SQL_CAL_ALL] = "SELECT " CAL_COLS " FROM calendars"
+	    " ORDER BY project_id",
+	[SQL_EV_GET] = "SELECT " EVENT_COLS " FROM events WHERE issue_id = ?1",
+	[SQL_EV_PUT] = "INSERT INTO events (issue_id, project_id, calendar_url,"
+	    " href, etag, hash, sequence, updated_at_us, last_error, failures,"
+	    " written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, 0, ?9)"
+	    " ON CONFLICT (issue_id) DO UPDATE SET"
+	    " project_id = excluded.project_id,"
+	    " calendar_url = excluded.calendar_url, href = excluded.href,"
+	    " etag = excluded.etag, hash = excluded.hash,"
+	    " sequence = excluded.sequence,"
+	    " updated_at_us = excluded.updated_at_us, last_error = NULL,"
+	    " failures = 0, written_at = excluded.written_at",
+	[SQL_EV_DELETE] = "DELETE FROM events WHERE issue_id = ?1",
+	[SQL_EV_FAIL] = "INSERT INTO events (issue_id, project_id, hash,"
+	    " last_error, failures) VALUES (?1, ?2, '', ?3, 1)"
+	    " ON CONFLICT (issue_id) DO UPDATE SET"
+	    " last_error = excluded.last_error,"
+	    " failures = events.failures + 1",
+	[SQL_EV_BY_CAL] = "SELECT " EVENT_COLS " FROM events"
+	    " WHERE calendar_url = ?1 ORDER BY issue_id",
+	[SQL_EV_BY_PROJECT] = "SELECT " EVENT_COLS " FROM events"
+	    " WHERE project_id = ?1 ORDER BY issue_id",
+	[SQL_EV_COUNT_CAL] = "SELECT count(*) FROM events"
+	    " WHERE calendar_url = ?1",
+	[SQL_META_GET] = "SELECT value, set_at FROM meta WHERE key = ?1",
+	[SQL_META_SET] = "INSERT INTO meta (key, value, set_at)"
+	    " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET"
+	    " value = excluded.value, set_at = excluded.set_at",
+	[SQL_RUN_BEGIN] = "INSERT INTO runs (kind, started_at, status)"
+	    " VALUES (?1, ?2, 'running')",
+	[SQL_RUN_FINISH] = "UPDATE runs SET ended_at = ?2, status = ?3,"
+	    " created = ?4, updated = ?5, deleted = ?6, unchanged = ?7,"
+	    " skipped = ?8, failed = ?9, errors = ?10 WHERE id = ?1",
+	[SQL_RUN_NEWEST] = "SELECT id, kind, started_at, ended_at, status,"
+	    " created, updated, deleted, unchanged, skipped, failed, errors"
+	    " FROM runs ORDER BY id DESC LIMIT ?1",
+};
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*stmt[SQL__COUNT];
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static enum cpb_err
+store_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return CPB_ERR_BUSY;
+	case SQLITE_CONSTRAINT:
+		return CPB_ERR_CONFLICT;
+	case SQLITE_NOMEM:
+		return CPB_ERR_NOMEM;
+	case SQLITE_TOOBIG:
+		return CPB_ERR_TOO_LARGE;
+	default:
+		return CPB_ERR_IO;
+	}
+}
+
+/* SQLite's messages name tables and columns, never bound values. */
+static enum cpb_err
+store_dberr(sqlite3 *db, int rc, char *errmsg, const char *what)
+{
+	return cpb_seterr(errmsg, store_code(rc), "store: %s: %s", what,
+	    sqlite3_errmsg(db));
+}
+
+static const char *
+store_strerror(int errnum, char *buf, size_t size)
+{
+	/* XSI strerror_r: thread-safe, unlike strerror. */
+	if (strerror_r(errnum, buf, size) != 0)
+		snprintf(buf, size, "error %d", errnum);
+	return buf;
+}
+
+static enum cpb_err
+store_syserr(char *errmsg, const char *what, const char *path)
+{
+	char reason[128];
+
+	store_strerror(errno, reason, sizeof(reason));
+	return cpb_seterr(errmsg, CPB_ERR_IO, "store: %s %s: %s", what,
+	    path, reason);
+}
+
+static int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A text argument: present (unless optional) and within STORE_TEXT_MAX. */
+static enum cpb_err
+store_check_text(char *errmsg, const char *name, const char *s, bool required)
+{
+	if (s == NULL)
+		return required ? cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: %s missing", name) : CPB_OK;
+	if (required && *s == '\0')
+		return cpb_seterr(errmsg, CPB_ERR_INVALID, "store: %s empty",
+		    name);
+	if (strnlen(s, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
+		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
+		    "store: %s longer than %d bytes", name, STORE_TEXT_MAX);
+	return CPB_OK;
+}
+
+static enum cpb_err
+store_stmt(struct store *store, enum store_sql which, sqlite3_stmt **st,
+    char *errmsg)
+{
+	int rc;
+
+	if (store->stmt[which] == NULL) {
+		rc = sqlite3_prepare_v3(store->db, store_sql[which], -1,
+		    SQLITE_PREPARE_PERSISTENT, &store->stmt[which], NULL);
+		if (rc != SQLITE_OK)
+			return store_dberr(store->db, rc, errmsg, "prepare");
+	}
+	*st = store->stmt[which];
+	return CPB_OK;
+}
+
+/* Ready a cached statement for its next use; drops borrowed bindings. */
+static void
+store_release(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Bound as SQLITE_STATIC: every caller releases before returning. */
+static int
+store_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, idx);
+	return sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
+}
+
+/* Step a statement that returns no rows. */
+static enum cpb_err
+store_step_done(struct store *store, sqlite3_stmt *st, const char *what,
+    char *errmsg)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(store->db, rc, errmsg, what);
+	return CPB_OK;
+}
+
+/* A copy of a text column; NULL stays NULL. */
+static enum cpb_err
+store_col_dup(sqlite3_stmt *st, int col, char **out, char *errmsg)
+{
+	const unsigned char *text;
+	int len;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return CPB_OK;
+	text = sqlite3_column_text(st, col);
+	len = sqlite3_column_bytes(st, col);
+	if (text == NULL || len < 0 || (*out = malloc((size_t)len + 1)) == NULL)
+		return cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+	memcpy(*out, text, (size_t)len);
+	(*out)[len] = '\0';
+	return CPB_OK;
+}
+
+/* Grow an array of `size`-byte elements so one more fits. */
+static enum cpb_err
+store_grow(void **v, size_t n, size_t *cap, size_t size, char *errmsg)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return CPB_OK;
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > SIZE_MAX / size ||
+	    (nv = realloc(*v, ncap * size)) == NULL)
+		return cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+	memset((char *)nv + *cap * size, 0, (ncap - *cap) * size);
+	*v = nv;
+	*cap = ncap;
+	return CPB_OK;
+}
+
+/* ------------------------------------------------------------ file system */
+
+/* mkdir -p, each new directory STORE_DIR_MODE; `dir` is restored. */
+static enum cpb_err
+store_mkdirs(char *dir, char *errmsg)
+{
+	struct stat sb;
+	char *p, c;
+
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, STORE_DIR_MODE) != 0 && errno != EEXIST) {
+			store_syserr(errmsg, "cannot create directory", dir);
+			*p = c;
+			return CPB_ERR_IO;
+		}
+		if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			cpb_seterr(errmsg, CPB_ERR_IO,
+			    "store: %s exists and is not a directory", dir);
+			*p = c;
+			return CPB_ERR_IO;
+		}
+		*p = c;
+		if (c == '\0')
+			return CPB_OK;
+	}
+}
+
+/* The directory part of `path` into dir ("." when there is none). */
+static enum cpb_err
+store_dirname(const char *path, char *dir, size_t size, char *errmsg)
+{
+	const char *slash;
+	size_t len;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		memcpy(dir, ".", 2);
+		return CPB_OK;
+	}
+	len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= size)
+		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
+		    "store: path too long");
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	return CPB_OK;
+}
+
+static enum cpb_err
+store_check_path(const char *path, char *errmsg)
+{
+	if (path == NULL || *path == '\0')
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: no database path");
+	if (strnlen(path, PATH_MAX) >= PATH_MAX - sizeof(".lock"))
+		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
+		    "store: database path longer than %d bytes",
+		    (int)(PATH_MAX - sizeof(".lock")) - 1);
+	return CPB_OK;
+}
+
+/* The parent directory of `path` exists (created if needed) and is ours. */
+static enum cpb_err
+store_prepare_dir(const char *path, char *errmsg)
+{
+	char dir[PATH_MAX];
+	enum cpb_err err;
+
+	if ((err = store_dirname(path, dir, sizeof(dir), errmsg)) != CPB_OK)
+		return err;
+	if ((err = store_mkdirs(dir, errmsg)) != CPB_OK)
+		return err;
+	/* WAL mode creates <db>-wal and <db>-shm beside the database. */
+	if (access(dir, W_OK | X_OK) != 0)
+		return store_syserr(errmsg,
+		    "cannot create files (database, -wal, -shm) in directory",
+		    dir);
+	return CPB_OK;
+}
+
+/*
+ * Create the file ourselves so its mode is ours (SQLite would use 0644 and
+ * give its -wal and -shm files the same), and so an unusable path gets a
+ * precise reason instead of SQLite's "unable to open database file".
+ */
+static enum cpb_err
+store_create_file(const char *path, char *errmsg)
+{
+	struct stat sb;
+	enum cpb_err err = CPB_OK;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+	if (fd == -1) {
+		if (errno == EISDIR)
+			return cpb_seterr(errmsg, CPB_ERR_IO,
+			    "store: %s is a directory", path);
+		return store_syserr(errmsg, "cannot open", path);
+	}
+	if (fstat(fd, &sb) != 0)
+		err = store_syserr(errmsg, "cannot stat", path);
+	else if (!S_ISREG(sb.st_mode))
+		err = cpb_seterr(errmsg, CPB_ERR_IO,
+		    "store: %s is not a regular file", path);
+	close(fd);
+	return err;
+}
+
+/* ------------------------------------------------------------- migration */
+
+static enum cpb_err
+store_int_query(sqlite3 *db, const char *sql, int *out, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err = CPB_OK;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	else
+		err = store_dberr(db, rc, errmsg, sqlite3_db_filename(db,
+		    "main"));
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Called inside the migration transaction: may we migrate this file? */
+static enum cpb_err
+store_check_version(sqlite3 *db, const char *path, int *version, char *errmsg)
+{
+	enum cpb_err err;
+	int tables = 0;
+
+	if ((err = store_int_query(db, "PRAGMA user_version", version,
+	    errmsg)) != CPB_OK)
+		return err;
+	if (*version > STORE_SCHEMA_VERSION || *version < 0)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: %s has schema version %d, newer than the %d this "
+		    "program knows: upgrade calplanebot", path, *version,
+		    STORE_SCHEMA_VERSION);
+	if (*version > 0)
+		return CPB_OK;
+	/* Version 0 with tables: some other program's database, not a
+	 * fresh file; creating ours inside it would mix the two. */
+	if ((err = store_int_query(db, "SELECT count(*) FROM sqlite_master",
+	    &tables, errmsg)) != CPB_OK)
+		return err;
+	if (tables > 0)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: %s is a SQLite database of another program "
+		    "(tables but no schema version)", path);
+	return CPB_OK;
+}
+
+static enum cpb_err
+store_migrate(sqlite3 *db, const char *path, char *errmsg)
+{
+	enum cpb_err err = CPB_OK;
+	int rc, version = 0, i;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return store_dberr(db, rc, errmsg, path);
+	if ((err = store_check_version(db, path, &version, errmsg)) != CPB_OK)
+		goto out;
+	for (i = version; i < STORE_SCHEMA_VERSION; i++) {
+		rc = sqlite3_exec(db, store_migrations[i], NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			err = cpb_seterr(errmsg, store_code(rc),
+			    "store: %s: migration to schema version %d "
+			    "failed: %s", path, i + 1, sqlite3_errmsg(db));
+			goto out;
+		}
+	}
+	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		err = store_dberr(db, rc, errmsg, path);
+out:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
+/* ----------------------------------------------------------- open, close */
+
+static enum cpb_err
+store_pragmas(sqlite3 *db, const char *path, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err = CPB_OK;
+	const unsigned char *mode;
+	int rc;
+
+	/* The first statement to read the file: "file is not a database"
+	 * and its kin surface here. */
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		err = store_dberr(db, rc, errmsg, path);
+		goto out;
+	}
+	mode = sqlite3_column_text(st, 0);
+	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+		err = cpb_seterr(errmsg, CPB_ERR_IO, "store: %s: cannot enable "
+		    "WAL mode (journal mode stays %s)", path,
+		    mode != NULL ? (const char *)mode : "unknown");
+		goto out;
+	}
+	rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		err = store_dberr(db, rc, errmsg, path);
+out:
+	sqlite3_finalize(st);
+	return err;
+}
+
+static enum cpb_err
+store_connect(sqlite3 **db, const char *path, char *errmsg)
+{
+	int rc;
+
+	if (sqlite3_libversion_number() < STORE_SQLITE_MIN)
+		return cpb_seterr(errmsg, CPB_ERR_IO, "store: SQLite %s is too "
+		    "old (3.24.0 or newer needed)", sqlite3_libversion());
+	rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (*db == NULL)
+			return cpb_seterr(errmsg, CPB_ERR_NOMEM,
+			    "store: out of memory");
+		return store_dberr(*db, rc, errmsg, path);
+	}
+	sqlite3_extended_result_codes(*db, 1);
+	sqlite3_busy_timeout(*db, STORE_BUSY_MS);
+	return CPB_OK;
+}
+
+enum cpb_err
+store_open(struct store **out, const char *path, char *errmsg)
+{
+	struct store *store = NULL;
+	enum cpb_err err;
+
+	*out = NULL;
+	if ((err = store_check_path(path, errmsg)) != CPB_OK ||
+	    (err = store_prepare_dir(path, errmsg)) != CPB_OK ||
+	    (err = store_create_file(path, errmsg)) != CPB_OK)
+		goto out;
+	if ((store = calloc(1, sizeof(*store))) == NULL) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((err = store_connect(&store->db, path, errmsg)) != CPB_OK ||
+	    (err = store_pragmas(store->db, path, errmsg)) != CPB_OK ||
+	    (err = store_migrate(store->db, path, errmsg)) != CPB_OK)
+		goto out;
+	*out = store;
+	store = NULL;
+out:
+	store_close(store);
+	return err;
+}
+
+void
+store_close(struct store *store)
+{
+	size_t i;
+
+	if (store == NULL)
+		return;
+	for (i = 0; i < SQL__COUNT; i++)
+		sqlite3_finalize(store->stmt[i]);
+	/* Closing with a transaction open rolls it back. */
+	sqlite3_close(store->db);
+	free(store);
+}
+
+/* ---------------------------------------------------------- transactions */
+
+static enum cpb_err
+store_exec_cached(struct store *store, enum store_sql which, const char *what,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+
+	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	err = store_step_done(store, st, what, errmsg);
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_begin(struct store *store, char *errmsg)
+{
+	if (!sqlite3_get_autocommit(store->db))
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: a transaction is already open");
+	return store_exec_cached(store, SQL_BEGIN, "begin", errmsg);
+}
+
+enum cpb_err
+store_commit(struct store *store, char *errmsg)
+{
+	enum cpb_err err;
+
+	if (sqlite3_get_autocommit(store->db))
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: no transaction to commit");
+	err = store_exec_cached(store, SQL_COMMIT, "commit", errmsg);
+	if (err != CPB_OK)
+		store_rollback(store);
+	return err;
+}
+
+void
+store_rollback(struct store *store)
+{
+	if (store == NULL || sqlite3_get_autocommit(store->db))
+		return;
+	store_exec_cached(store, SQL_ROLLBACK, "rollback", NULL);
+}
+
+/* ------------------------------------------------------------- calendars */
+
+static enum cpb_err
+store_calendar_row(sqlite3_stmt *st, struct store_calendar *cal,
+    char *errmsg)
+{
+	enum cpb_err err;
+
+	memset(cal, 0, sizeof(*cal));
+	if ((err = store_col_dup(st, 0, &cal->project_id, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 1, &cal->url, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 2, &cal->displayname, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 3, &cal->project_name, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 4, &cal->project_identifier, errmsg)) !=
+	    CPB_OK)
+		store_calendar_free(cal);
+	return err;
+}
+
+enum cpb_err
+store_calendar_get(struct store *store, const char *project_id,
+    struct store_calendar *out, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = store_check_text(errmsg, "project_id", project_id, true)) !=
+	    CPB_OK ||
+	    (err = store_stmt(store, SQL_CAL_GET, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, project_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = store_calendar_row(st, out, errmsg);
+	else if (rc == SQLITE_DONE)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no calendar for project %s", project_id);
+	else
+		err = store_dberr(store->db, rc, errmsg, "calendar get");
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_calendar_put(struct store *store, const struct store_calendar *cal,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_check_text(errmsg, "project_id", cal->project_id,
+	    true)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "calendar url", cal->url, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "displayname", cal->displayname,
+	    false)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "project_name", cal->project_name,
+	    false)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "project_identifier",
+	    cal->project_identifier, false)) != CPB_OK ||
+	    (err = store_stmt(store, SQL_CAL_PUT, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, cal->project_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 2, cal->url);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 3, cal->displayname);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 4, cal->project_name);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 5, cal->project_identifier);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, store_now_ms() / 1000);
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "calendar put");
+	else
+		err = store_step_done(store, st, "calendar put", errmsg);
+	store_release(st);
+	return err;
+}
+
+/* DELETE by one key; CPB_ERR_NOT_FOUND when there was no such row. */
+static enum cpb_err
+store_delete_by(struct store *store, enum store_sql which, const char *key,
+    const char *what, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_check_text(errmsg, what, key, true)) != CPB_OK ||
+	    (err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, key);
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "delete");
+	else
+		err = store_step_done(store, st, "delete", errmsg);
+	if (err == CPB_OK && sqlite3_changes(store->db) == 0)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no row for %s %s", what, key);
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_calendar_delete(struct store *store, const char *project_id,
+    char *errmsg)
+{
+	return store_delete_by(store, SQL_CAL_DELETE, project_id, "project_id",
+	    errmsg);
+}
+
+struct store_cal_list {
+	struct store_calendar	*v;
+	size_t			 n, cap;
+};
+
+static void
+store_cal_list_free(struct store_cal_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		store_calendar_free(&l->v[i]);
+	free(l->v);
+}
+
+static enum cpb_err
+store_cal_list_read(struct store *store, struct store_cal_list *l,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_CAL_ALL, &st, errmsg)) != CPB_OK)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((err = store_grow((void **)&l->v, l->n, &l->cap,
+		    sizeof(*l->v), errmsg)) != CPB_OK ||
+		    (err = store_calendar_row(st, &l->v[l->n], errmsg)) !=
+		    CPB_OK)
+			goto out;
+		l->n++;
+	}
+	if (rc != SQLITE_DONE)
+		err = store_dberr(store->db, rc, errmsg, "calendar list");
+out:
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_calendars_each(struct store *store, store_calendar_cb cb, void *ctx,
+    char *errmsg)
+{
+	struct store_cal_list l = { NULL, 0, 0 };
+	enum cpb_err err;
+	size_t i;
+
+	if ((err = store_cal_list_read(store, &l, errmsg)) != CPB_OK)
+		goto out;
+	for (i = 0; i < l.n && err == CPB_OK; i++)
+		err = cb(&l.v[i], ctx);
+out:
+	store_cal_list_free(&l);
+	return err;
+}
+
+void
+store_calendar_free(struct store_calendar *cal)
+{
+	if (cal == NULL)
+		return;
+	free(cal->project_id);
+	free(cal->url);
+	free(cal->displayname);
+	free(cal->project_name);
+	free(cal->project_identifier);
+	memset(cal, 0, sizeof(*cal));
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* A row in EVENT_COLS order. */
+static enum cpb_err
+store_event_row(sqlite3_stmt *st, struct store_event *ev, char *errmsg)
+{
+	const unsigned char *hash;
+	enum cpb_err err;
+	int64_t seq, failures;
+	int len;
+
+	memset(ev, 0, sizeof(*ev));
+	if ((err = store_col_dup(st, 0, &ev->issue_id, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 1, &ev->project_id, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 2, &ev->calendar_url, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 3, &ev->href, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 4, &ev->etag, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 8, &ev->last_error, errmsg)) != CPB_OK)
+		goto out;
+	hash = sqlite3_column_text(st, 5);
+	len = sqlite3_column_bytes(st, 5);
+	seq = sqlite3_column_int64(st, 6);
+	failures = sqlite3_column_int64(st, 9);
+	if (len < 0 || len >= (int)sizeof(ev->hash) || seq < 0 ||
+	    seq > UINT_MAX || failures < 0 || failures > LONG_MAX) {
+		err = cpb_seterr(errmsg, CPB_ERR_IO, "store: event %s: stored "
+		    "hash, sequence or failures out of range", ev->issue_id);
+		goto out;
+	}
+	if (len > 0 && hash == NULL) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	if (len > 0)
+		memcpy(ev->hash, hash, (size_t)len);
+	ev->hash[len] = '\0';
+	ev->sequence = (unsigned)seq;
+	ev->updated_at_us = sqlite3_column_int64(st, 7);
+	ev->failures = (long)failures;
+out:
+	if (err != CPB_OK)
+		store_event_free(ev);
+	return err;
+}
+
+enum cpb_err
+store_event_get(struct store *store, const char *issue_id,
+    struct store_event *out, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = store_check_text(errmsg, "issue_id", issue_id, true)) !=
+	    CPB_OK ||
+	    (err = store_stmt(store, SQL_EV_GET, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, issue_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = store_event_row(st, out, errmsg);
+	else if (rc == SQLITE_DONE)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no event for issue %s", issue_id);
+	else
+		err = store_dberr(store->db, rc, errmsg, "event get");
+	store_release(st);
+	return err;
+}
+
+static enum cpb_err
+store_event_check(const struct store_event *ev, char *errmsg)
+{
+	enum cpb_err err;
+
+	if ((err = store_check_text(errmsg, "issue_id", ev->issue_id, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "project_id", ev->project_id,
+	    true)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "calendar_url", ev->calendar_url,
+	    false)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "href", ev->href, false)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "etag", ev->etag, false)) != CPB_OK)
+		return err;
+	if (memchr(ev->hash, '\0', sizeof(ev->hash)) == NULL)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: event hash not terminated");
+	return CPB_OK;
+}
+
+enum cpb_err
+store_event_put(struct store *store, const struct store_event *ev,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_event_check(ev, errmsg)) != CPB_OK ||
+	    (err = store_stmt(store, SQL_EV_PUT, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, ev->issue_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 2, ev->project_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 3, ev->calendar_url);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 4, ev->href);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 5, ev->etag);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 6, ev->hash);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, ev->sequence);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 8, ev->updated_at_us);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 9, store_now_ms() / 1000);
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "event put");
+	else
+		err = store_step_done(store, st, "event put", errmsg);
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_event_delete(struct store *store, const char *issue_id, char *errmsg)
+{
+	return store_delete_by(store, SQL_EV_DELETE, issue_id, "issue_id",
+	    errmsg);
+}
+
+enum cpb_err
+store_event_fail(struct store *store, const char *issue_id,
+    const char *project_id, const char *error, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_check_text(errmsg, "issue_id", issue_id, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "project_id", project_id, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "error", error, true)) != CPB_OK ||
+	    (err = store_stmt(store, SQL_EV_FAIL, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, issue_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 2, project_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 3, error);
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "event fail");
+	else
+		err = store_step_done(store, st, "event fail", errmsg);
+	store_release(st);
+	return err;
+}
+
+struct store_ev_list {
+	struct store_event	*v;
+	size_t			 n, cap;
+};
+
+static void
+store_ev_list_free(struct store_ev_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		store_event_free(&l->v[i]);
+	free(l->v);
+}
+
+static enum cpb_err
+store_ev_list_read(struct store *store, enum store_sql which, const char *key,
+    struct store_ev_list *l, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err = CPB_OK;
+	int rc;
+
+	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = store_bind_text(st, 1, key)) == SQLITE_OK)
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((err = store_grow((void **)&l->v, l->n, &l->cap,
+			    sizeof(*l->v), errmsg)) != CPB_OK ||
+			    (err = store_event_row(st, &l->v[l->n], errmsg)) !=
+			    CPB_OK)
+				goto out;
+			l->n++;
+		}
+	if (rc != SQLITE_DONE)
+		err = store_dberr(store->db, rc, errmsg, "event list");
+out:
+	store_release(st);
+	return err;
+}
+
+static enum cpb_err
+store_events_where(struct store *store, enum store_sql which,
+    const char *name, const char *key, store_event_cb cb, void *ctx,
+    char *errmsg)
+{
+	struct store_ev_list l = { NULL, 0, 0 };
+	enum cpb_err err;
+	size_t i;
+
+	if ((err = store_check_text(errmsg, name, key, true)) != CPB_OK ||
+	    (err = store_ev_list_read(store, which, key, &l, errmsg)) != CPB_OK)
+		goto out;
+	for (i = 0; i < l.n && err == CPB_OK; i++)
+		err = cb(&l.v[i], ctx);
+out:
+	store_ev_list_free(&l);
+	return err;
+}
+
+enum cpb_err
+store_events_for_calendar(struct store *store, const char *calendar_url,
+    store_event_cb cb, void *ctx, char *errmsg)
+{
+	return store_events_where(store, SQL_EV_BY_CAL, "calendar_url",
+	    calendar_url, cb, ctx, errmsg);
+}
+
+enum cpb_err
+store_events_for_project(struct store *store, const char *project_id,
+    store_event_cb cb, void *ctx, char *errmsg)
+{
+	return store_events_where(store, SQL_EV_BY_PROJECT, "project_id",
+	    project_id, cb, ctx, errmsg);
+}
+
+enum cpb_err
+store_event_count_for_calendar(struct store *store, const char *calendar_url,
+    long *n, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*n = 0;
+	if ((err = store_check_text(errmsg, "calendar_url", calendar_url,
+	    true)) != CPB_OK ||
+	    (err = store_stmt(store, SQL_EV_COUNT_CAL, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, calendar_url);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(st, 0);
+	else
+		err = store_dberr(store->db, rc, errmsg, "event count");
+	store_release(st);
+	return err;
+}
+
+void
+store_event_free(struct store_event *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->issue_id);
+	free(ev->project_id);
+	free(ev->calendar_url);
+	free(ev->href);
+	free(ev->etag);
+	free(ev->last_error);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* ------------------------------------------------------------------ meta */
+
+enum cpb_err
+store_meta_get(struct store *store, const char *key, char **value,
+    int64_t *set_at, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*value = NULL;
+	if ((err = store_check_text(errmsg, "meta key", key, true)) != CPB_OK ||
+	    (err = store_stmt(store, SQL_META_GET, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, key);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		err = store_col_dup(st, 0, value, errmsg);
+		if (set_at != NULL)
+			*set_at = sqlite3_column_int64(st, 1);
+	} else if (rc == SQLITE_DONE)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no meta value %s", key);
+	else
+		err = store_dberr(store->db, rc, errmsg, "meta get");
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_meta_set(struct store *store, const char *key, const char *value,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_check_text(errmsg, "meta key", key, true)) != CPB_OK)
+		return err;
+	if (value == NULL)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: meta value missing");
+	if ((err = store_check_text(errmsg, "meta value", value, false)) !=
+	    CPB_OK ||
+	    (err = store_stmt(store, SQL_META_SET, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, key);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 2, value);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, store_now_ms() / 1000);
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "meta set");
+	else
+		err = store_step_done(store, st, "meta set", errmsg);
+	store_release(st);
+	return err;
+}
+
+/* ------------------------------------------------------------------ runs */
+
+static const char *
+store_status_name(enum store_run_status status)
+{
+	switch (status) {
+	case STORE_RUN_RUNNING:	return "running";
+	case STORE_RUN_OK:	return "ok";
+	case STORE_RUN_PARTIAL:	return "partial";
+	case STORE_RUN_FAILED:	return "failed";
+	}
+	return NULL;
+}
+
+enum cpb_err
+store_run_begin(struct store *store, const char *kind, int64_t *run_id,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*run_id = 0;
+	if ((err = store_check_text(errmsg, "run kind", kind, true)) !=
+	    CPB_OK ||
+	    (err = store_stmt(store, SQL_RUN_BEGIN, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, kind);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, store_now_ms());
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "run begin");
+	else
+		err = store_step_done(store, st, "run begin", errmsg);
+	if (err == CPB_OK)
+		*run_id = sqlite3_last_insert_rowid(store->db);
+	store_release(st);
+	return err;
+}
+
+/* errors_json checked to be an array of strings, re-printed compactly. */
+static enum cpb_err
+store_errors_normalise(const char *errors_json, char **out, char *errmsg)
+{
+	cJSON *arr = NULL, *item;
+	enum cpb_err err = CPB_OK;
+	size_t len;
+
+	*out = NULL;
+	len = strnlen(errors_json, STORE_ERRORS_MAX + 1);
+	if (len > STORE_ERRORS_MAX)
+		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE, "store: run errors "
+		    "longer than %d bytes", STORE_ERRORS_MAX);
+	arr = cJSON_ParseWithLength(errors_json, len);
+	if (!cJSON_IsArray(arr)) {
+		err = cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: run errors are not a JSON array");
+		goto out;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		if (!cJSON_IsString(item)) {
+			err = cpb_seterr(errmsg, CPB_ERR_INVALID,
+			    "store: run errors must all be strings");
+			goto out;
+		}
+	}
+	if ((*out = cJSON_PrintUnformatted(arr)) == NULL)
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+out:
+	cJSON_Delete(arr);
+	return err;
+}
+
+static int
+store_bind_counts(sqlite3_stmt *st, const struct store_run_counts *c)
+{
+	static const struct store_run_counts zero;
+	int rc;
+
+	if (c == NULL)
+		c = &zero;
+	rc = sqlite3_bind_int64(st, 4, c->created);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, c->updated);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, c->deleted);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, c->unchanged);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 8, c->skipped);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 9, c->failed);
+	return rc;
+}
+
+enum cpb_err
+store_run_finish(struct store *store, int64_t run_id,
+    enum store_run_status status, const struct store_run_counts *counts,
+    const char *errors_json, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	char *errors = NULL;
+	const char *name = store_status_name(status);
+	enum cpb_err err = CPB_OK;
+	int rc;
+
+	if (name == NULL || status == STORE_RUN_RUNNING) {
+		err = cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: a run must finish ok, partial or failed");
+		goto out;
+	}
+	if ((errors_json != NULL && (err = store_errors_normalise(errors_json,
+	    &errors, errmsg)) != CPB_OK) ||
+	    (err = store_stmt(store, SQL_RUN_FINISH, &st, errmsg)) != CPB_OK)
+		goto out;
+	rc = sqlite3_bind_int64(st, 1, run_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, store_now_ms());
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 3, name);
+	if (rc == SQLITE_OK)
+		rc = store_bind_counts(st, counts);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 10, errors != NULL ? errors : "[]");
+	if (rc != SQLITE_OK)
+		err = store_dberr(store->db, rc, errmsg, "run finish");
+	else
+		err = store_step_done(store, st, "run finish", errmsg);
+	if (err == CPB_OK && sqlite3_changes(store->db) == 0)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no run %lld", (long long)run_id);
+out:
+	if (st != NULL)
+		store_release(st);
+	cJSON_free(errors);
+	return err;
+}
+
+/* "2024-05-01T12:00:00.250Z" from unix milliseconds. */
+static bool
+store_iso8601(int64_t ms, char *buf, size_t size, int64_t *sec_out)
+{
+	int64_t sec = ms / 1000, frac = ms % 1000;
+	struct tm tm;
+	time_t t;
+	char base[32];
+
+	if (frac < 0) {
+		frac += 1000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return false;
+	*sec_out = sec;
+	return snprintf(buf, size, "%s.%03dZ", base, (int)frac) < (int)size;
+}
+
+static bool
+store_json_time(cJSON *obj, const char *name, const char *unix_name,
+    sqlite3_stmt *st, int col)
+{
+	char iso[64];
+	int64_t sec = 0;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return cJSON_AddNullToObject(obj, name) != NULL &&
+		    cJSON_AddNullToObject(obj, unix_name) != NULL;
+	return store_iso8601(sqlite3_column_int64(st, col), iso, sizeof(iso),
+	    &sec) &&
+	    cJSON_AddStringToObject(obj, name, iso) != NULL &&
+	    cJSON_AddNumberToObject(obj, unix_name, (double)sec) != NULL;
+}
+
+static bool
+store_json_counts(cJSON *obj, sqlite3_stmt *st)
+{
+	static const char *const names[] = { "created", "updated", "deleted",
+	    "unchanged", "skipped", "failed" };
+	cJSON *counts;
+	size_t i;
+
+	if ((counts = cJSON_AddObjectToObject(obj, "counts")) == NULL)
+		return false;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (cJSON_AddNumberToObject(counts, names[i],
+		    (double)sqlite3_column_int64(st, 5 + (int)i)) == NULL)
+			return false;
+	return true;
+}
+
+static bool
+store_json_duration(cJSON *obj, sqlite3_stmt *st)
+{
+	if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+		return cJSON_AddNullToObject(obj, "duration_ms") != NULL;
+	return cJSON_AddNumberToObject(obj, "duration_ms",
+	    (double)(sqlite3_column_int64(st, 3) -
+	    sqlite3_column_int64(st, 2))) != NULL;
+}
+
+/* The fields of one SQL_RUN_NEWEST row but its errors; false: no memory. */
+static bool
+store_json_run_fields(cJSON *obj, sqlite3_stmt *st)
+{
+	return cJSON_AddNumberToObject(obj, "id",
+	    (double)sqlite3_column_int64(st, 0)) != NULL &&
+	    cJSON_AddStringToObject(obj, "kind",
+	    (const char *)sqlite3_column_text(st, 1)) != NULL &&
+	    store_json_time(obj, "started_at", "started_at_unix", st, 2) &&
+	    store_json_time(obj, "ended_at", "ended_at_unix", st, 3) &&
+	    store_json_duration(obj, st) &&
+	    cJSON_AddStringToObject(obj, "status",
+	    (const char *)sqlite3_column_text(st, 4)) != NULL &&
+	    store_json_counts(obj, st);
+}
+
+/* One row of SQL_RUN_NEWEST appended to arr. */
+static enum cpb_err
+store_json_run(cJSON *arr, sqlite3_stmt *st, char *errmsg)
+{
+	cJSON *obj = NULL, *errors = NULL;
+	const char *text;
+	enum cpb_err err = CPB_OK;
+
+	text = (const char *)sqlite3_column_text(st, 11);
+	if (text != NULL)
+		errors = cJSON_ParseWithLength(text,
+		    (size_t)sqlite3_column_bytes(st, 11));
+	if (!cJSON_IsArray(errors)) {
+		err = cpb_seterr(errmsg, CPB_ERR_IO, "store: run %lld: stored "
+		    "errors are not a JSON array",
+		    (long long)sqlite3_column_int64(st, 0));
+		goto out;
+	}
+	if ((obj = cJSON_CreateObject()) == NULL ||
+	    !store_json_run_fields(obj, st) ||
+	    !cJSON_AddItemToObject(obj, "errors", errors)) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	errors = NULL;
+	if (!cJSON_AddItemToArray(arr, obj)) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	obj = NULL;
+out:
+	cJSON_Delete(errors);
+	cJSON_Delete(obj);
+	return err;
+}
+
+enum cpb_err
+store_runs_json(struct store *store, int limit, char **json, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	cJSON *arr = NULL;
+	enum cpb_err err = CPB_OK;
+	int rc;
+
+	*json = NULL;
+	if (limit < 1 || limit > STORE_RUNS_MAX) {
+		err = cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: runs limit must be 1 to %d", STORE_RUNS_MAX);
+		goto out;
+	}
+	if ((err = store_stmt(store, SQL_RUN_NEWEST, &st, errmsg)) != CPB_OK)
+		goto out;
+	if ((arr = cJSON_CreateArray()) == NULL) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((rc = sqlite3_bind_int(st, 1, limit)) == SQLITE_OK)
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if ((err = store_json_run(arr, st, errmsg)) != CPB_OK)
+				goto out;
+	if (rc != SQLITE_DONE) {
+		err = store_dberr(store->db, rc, errmsg, "runs");
+		goto out;
+	}
+	if ((*json = cJSON_PrintUnformatted(arr)) == NULL)
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+out:
+	if (st != NULL)
+		store_release(st);
+	cJSON_Delete(arr);
+	return err;
+}
+
+/* ------------------------------------------------------------------ lock */
+
+enum cpb_err
+store_sync_lock(const char *db_path, int *fd, char *errmsg)
+{
+	char path[PATH_MAX];
+	enum cpb_err err;
+	int lfd, rc;
+
+	*fd = -1;
+	if ((err = store_check_path(db_path, errmsg)) != CPB_OK)
+		return err;
+	snprintf(path, sizeof(path), "%s.lock", db_path);
+	if ((err = store_prepare_dir(path, errmsg)) != CPB_OK)
+		return err;
+	lfd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, STORE_LOCK_MODE);
+	if (lfd == -1)
+		return store_syserr(errmsg, "cannot open lock file", path);
+	while ((rc = flock(lfd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		continue;
+	if (rc != 0) {
+		if (errno == EWOULDBLOCK)
+			err = cpb_seterr(errmsg, CPB_ERR_BUSY,
+			    "store: another sync is running (%s is locked)",
+			    path);
+		else
+			err = store_syserr(errmsg, "cannot lock", path);
+		close(lfd);
+		return err;
+	}
+	*fd = lfd;
+	return CPB_OK;
+}
+
+void
+store_sync_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	/* Closing releases the lock; the explicit unlock documents it and
+	 * covers a descriptor duplicated into a child. */
+	flock(fd, LOCK_UN);
+	close(fd);
+}

@@ -1,0 +1,109 @@
+/*
+ * harness.h - what the integration tests need to drive the real product:
+ * the Plane simulator, real CalDAV servers on loopback, the real
+ * calplanebot-sync binary, and an independent read-back of the calendars
+ * (raw WebDAV REPORTs parsed with libxml2 and libical, not our client).
+ *
+ * Every server is started in a directory under $CPB_TEST_TMP (set by
+ * tests/run-tests.sh, which stops whatever a crashed test left behind) and
+ * stopped by the matching *_stop, which the tests call from .fini.
+ *
+ * Ownership: structs are the caller's; strings returned are malloc'd.
+ */
+#ifndef CPB_HARNESS_H
+#define CPB_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+struct h_dav {
+	char	 kind[16];
+	char	 dir[512];
+	char	 url[512];
+	char	 user[64];
+	char	 pass[128];
+	char	 auth[16];		/* basic | digest */
+	char	 home[512];		/* calendar home path */
+	int	 serial_fd;		/* +1: lock held while DAViCal runs */
+};
+
+struct h_sim {
+	char	 dir[512];
+	pid_t	 pid;
+	int	 port;
+	char	 url[128];		/* http://127.0.0.1:PORT */
+	char	 token[80];
+	char	 slug[64];
+};
+
+/* Environment for the binary under test: "KEY=VALUE" strings. */
+struct h_env {
+	char	*vars[64];
+	size_t	 n;
+};
+
+struct h_run {
+	int	 status;		/* exit code, or 128+signal */
+	char	*out;
+	char	*err;
+};
+
+struct h_event {
+	char	*calendar;		/* displayname of its calendar */
+	char	*href;
+	char	*uid;
+	char	*summary;
+	char	*description;
+	char	*dtstart;		/* "20240229" */
+	char	*dtend;
+	char	*status;		/* "CONFIRMED" */
+	char	*color;
+	char	*url;
+	char	*categories;		/* comma-joined values */
+	int	 priority;
+	int	 sequence;
+};
+
+const char *h_srcdir(void);
+const char *h_bindir(void);
+/* A fresh private directory under $CPB_TEST_TMP (or /tmp). */
+bool h_mkdtemp(char *out, size_t size, const char *tag);
+
+bool h_dav_start(struct h_dav *dav, const char *kind);
+void h_dav_stop(struct h_dav *dav);
+/* Every event in every calendar of the home, sorted by UID. */
+size_t h_dav_events(const struct h_dav *dav, struct h_event **out);
+void h_events_free(struct h_event *ev, size_t n);
+const struct h_event *h_event_find(const struct h_event *ev, size_t n,
+    const char *uid);
+/* Raw request with the server's credentials; returns the status. */
+long h_dav_request(const struct h_dav *dav, const char *method,
+    const char *url, const char *content_type, const char *body,
+    const char *extra_header, char **resp_body);
+/* The names of the calendars in the home (displaynames), sorted. */
+size_t h_dav_calendars(const struct h_dav *dav, char ***names, char ***urls);
+void h_strings_free(char **s, size_t n);
+
+/* Start the simulator: fixture path (NULL: the sample) and extra args. */
+bool h_sim_start(struct h_sim *sim, const char *fixture, const char *args);
+void h_sim_stop(struct h_sim *sim);
+/* Control API call; the parsed JSON answer (caller frees) or NULL. */
+cJSON *h_sim_call(const struct h_sim *sim, const char *method,
+    const char *path, const char *json, long *status);
+/* Total REST requests the simulator answered (from /_sim/stats). */
+long h_sim_requests(const struct h_sim *sim);
+
+void h_env_set(struct h_env *env, const char *key, const char *value);
+void h_env_for(struct h_env *env, const struct h_sim *sim,
+    const struct h_dav *dav, const char *db_path);
+void h_env_free(struct h_env *env);
+
+/* Run bin/calplanebot-sync with exactly this environment. */
+int h_run_sync(const struct h_env *env, const char *const *args,
+    struct h_run *run);
+void h_run_free(struct h_run *run);
+
+#endif
