@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # Run Criterion test programs one after another and add up their results,
 # ending with the plain "N passed, N failed" line CI reads.
+#
+# Servers started by the tests live in directories under $CPB_TEST_TMP;
+# whatever a crashed test left running is stopped here, on every exit.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export CPB_SRCDIR=${CPB_SRCDIR:-$(cd "$here/.." && pwd)}
+export CPB_TEST_TMP=$(mktemp -d /tmp/calplanebot-tests.XXXXXX)
+# DAViCal's PostgreSQL runs as user postgres and must reach its directory.
+chmod 0711 "$CPB_TEST_TMP"
+
+cleanup() {
+	local d
+	for d in "$CPB_TEST_TMP"/*/; do
+		[ -f "$d/env" ] && "$here/servers/caldav-server.sh" stop "$d" >/dev/null 2>&1
+	done
+	rm -rf "$CPB_TEST_TMP"
+}
+trap cleanup EXIT INT TERM
+
 passed=0 failed=0 status=0
 for t in "$@"; do
 	out=$("$t" --jobs "${CPB_TEST_JOBS:-2}" 2>&1); rc=$?
-	printf '%s\n' "$out" | grep -v '^\[----\]' | tail -n 20 | grep -E 'FAIL|Synthesis|error|ERROR|CRASH|==[0-9]+==' || true
 	synth=$(printf '%s\n' "$out" | grep -a 'Synthesis:' | tail -n 1)
 	if [ -z "$synth" ]; then
-		echo "$t: no Criterion synthesis (exit $rc)"; printf '%s\n' "$out" | tail -n 40
+		echo "$t: no Criterion synthesis (exit $rc)"
+		printf '%s\n' "$out" | tail -n 40
 		failed=$((failed + 1)); status=1; continue
 	fi
 	p=$(printf '%s' "$synth" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
@@ -16,8 +34,10 @@ for t in "$@"; do
 	c=$(printf '%s' "$synth" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
 	passed=$((passed + p)); failed=$((failed + f + c))
 	echo "$(basename "$t"): $p passed, $((f + c)) failed"
-	[ "$rc" = 0 ] || status=1
-	[ $((f + c)) = 0 ] || { printf '%s\n' "$out" | grep -a -B2 -A8 -E 'FAIL|CRASH' | head -n 80; status=1; }
+	if [ $((f + c)) != 0 ] || [ "$rc" != 0 ]; then
+		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -A12 -E '\[FAIL\]|CRASH|ERROR|==[0-9]+==' | head -n 120
+		status=1
+	fi
 done
 echo "$passed passed, $failed failed"
 exit $status

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -154,18 +153,7 @@ h_dav_start(struct h_dav *dav, const char *kind)
 
 	memset(dav, 0, sizeof(*dav));
 	snprintf(dav->kind, sizeof(dav->kind), "%s", kind);
-	/*
-	 * DAViCal finds its configuration by server name in one file under
-	 * /etc/davical, so only one instance can run at a time: queue up.
-	 */
-	if (strcmp(kind, "davical") == 0) {
-		int fd = open("/tmp/calplanebot-davical.lock",
-		    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
-		if (fd < 0 || flock(fd, LOCK_EX) != 0)
-			return false;
-		dav->serial_fd = fd + 1;
-	}
 	if (!h_mkdtemp(dav->dir, sizeof(dav->dir), kind))
 		return false;
 	snprintf(script, sizeof(script), "%s/tests/servers/caldav-server.sh",
@@ -209,10 +197,6 @@ h_dav_stop(struct h_dav *dav)
 		    "%s/tests/servers/caldav-server.sh", h_srcdir());
 		run_capture(argv, NULL, NULL, NULL);
 		dav->dir[0] = '\0';
-	}
-	if (dav->serial_fd > 0) {
-		close(dav->serial_fd - 1);
-		dav->serial_fd = 0;
 	}
 }
 
@@ -399,6 +383,19 @@ h_dav_calendars(const struct h_dav *dav, char ***names, char ***urls)
 	*names = cl.names;
 	*urls = cl.urls;
 	return cl.n;
+}
+
+size_t
+h_dav_plane_calendars(const struct h_dav *dav)
+{
+	char **names, **urls;
+	size_t n = h_dav_calendars(dav, &names, &urls), i, ours = 0;
+
+	for (i = 0; i < n; i++)
+		ours += strncmp(names[i], "Plane: ", 7) == 0;
+	h_strings_free(names, n);
+	h_strings_free(urls, n);
+	return ours;
 }
 
 void

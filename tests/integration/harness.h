@@ -27,7 +27,6 @@ struct h_dav {
 	char	 pass[128];
 	char	 auth[16];		/* basic | digest */
 	char	 home[512];		/* calendar home path */
-	int	 serial_fd;		/* +1: lock held while DAViCal runs */
 };
 
 struct h_sim {
@@ -83,9 +82,11 @@ const struct h_event *h_event_find(const struct h_event *ev, size_t n,
 long h_dav_request(const struct h_dav *dav, const char *method,
     const char *url, const char *content_type, const char *body,
     const char *extra_header, char **resp_body);
-/* The names of the calendars in the home (displaynames), sorted. */
+/* The calendars in the home: displaynames and URLs, in server order. */
 size_t h_dav_calendars(const struct h_dav *dav, char ***names, char ***urls);
 void h_strings_free(char **s, size_t n);
+/* How many calendars of the home have a name starting with "Plane: ". */
+size_t h_dav_plane_calendars(const struct h_dav *dav);
 
 /* Start the simulator: fixture path (NULL: the sample) and extra args. */
 bool h_sim_start(struct h_sim *sim, const char *fixture, const char *args);
