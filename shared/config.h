@@ -53,6 +53,7 @@ struct cpb_config {
 	long	 rate_limit_max_wait_seconds; /* longest 429/reset wait we accept */
 	bool	 tls_verify;		/* CALPLANEBOT_TLS_VERIFY=false turns off */
 	long	 discovery_ttl_seconds;	/* calendar-home cache */
+	long	 plane_page_size;	/* per_page; Plane's maximum 1000 is best */
 	long	 max_event_failures;	/* webhook attempts before dead letter */
 
 	/* the webhook responder */

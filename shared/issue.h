@@ -100,6 +100,9 @@ struct plane_date plane_date_next(struct plane_date d);
  */
 bool plane_time_parse(const char *s, int64_t *out_us);
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool plane_utf8_valid(const char *s, size_t len);
+
 const char *plane_priority_name(enum plane_priority p);	/* "urgent" … "none" */
 bool plane_priority_parse(const char *s, enum plane_priority *out);
 bool plane_state_group_parse(const char *s, enum plane_state_group *out);

@@ -193,6 +193,8 @@ session_open(struct session *s, char *errmsg)
 	if ((err = http_client_new(&s->plane_http, &hopts, errmsg)) != CPB_OK ||
 	    (err = http_client_new(&s->caldav_http, &hopts, errmsg)) != CPB_OK ||
 	    (err = plane_client_new(&s->plane, s->cfg, s->plane_http, errmsg)) != CPB_OK ||
+	    (err = plane_client_set_page_size(s->plane, s->cfg->plane_page_size,
+	    errmsg)) != CPB_OK ||
 	    (err = caldav_client_new(&s->caldav, s->cfg, s->caldav_http, errmsg)) != CPB_OK ||
 	    (err = store_open(&s->store, s->cfg->db_path, errmsg)) != CPB_OK)
 		return err;

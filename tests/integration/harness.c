@@ -418,8 +418,14 @@ static char *
 prop_text(icalcomponent *c, icalproperty_kind kind)
 {
 	icalproperty *p = icalcomponent_get_first_property(c, kind);
+	icalvalue *v = p ? icalproperty_get_value(p) : NULL;
 
-	return p ? xstrdup(icalproperty_get_value_as_string(p)) : NULL;
+	if (v == NULL)
+		return NULL;
+	/* TEXT values unescaped, as a calendar client shows them. */
+	if (icalvalue_isa(v) == ICAL_TEXT_VALUE)
+		return xstrdup(icalvalue_get_text(v));
+	return xstrdup(icalproperty_get_value_as_string(p));
 }
 
 static char *
