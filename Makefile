@@ -34,6 +34,10 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libcalplanebot.a
 SYNC_OBJ  := $(BUILD)/sync/main.o
 SYNC_BIN  := $(BINDIR)/calplanebot-sync
+FCGI_SRC  := $(sort $(wildcard fcgi/*.c))
+FCGI_OBJ  := $(FCGI_SRC:%.c=$(BUILD)/%.o)
+FCGI_BIN  := $(BINDIR)/calplanebot-fcgi
+FCGI_LIBS := -lfcgi
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -45,7 +49,7 @@ HARNESS_OBJ := $(BUILD)/tests/integration/harness.o
 	uninstall clean
 .DELETE_ON_ERROR:
 
-all: $(SYNC_BIN)
+all: $(SYNC_BIN) $(if $(FCGI_SRC),$(FCGI_BIN))
 lib: $(LIB)
 
 $(BUILD)/%.o: %.c
@@ -60,6 +64,10 @@ $(LIB): $(LIB_OBJ)
 $(SYNC_BIN): $(SYNC_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(FCGI_BIN): $(FCGI_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
 
 # Tests are Criterion programs, one per module (tests/unit/test_<module>.c).
 $(BUILD)/tests/%.o: tests/%.c
@@ -114,11 +122,15 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(SYNC_BIN) $(DESTDIR)$(PREFIX)/bin/calplanebot-sync
+	$(if $(FCGI_SRC),install -m 0755 $(FCGI_BIN) $(DESTDIR)$(PREFIX)/bin/calplanebot-fcgi)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/calplanebot-sync
+	rm -f $(DESTDIR)$(PREFIX)/bin/calplanebot-sync $(DESTDIR)$(PREFIX)/bin/calplanebot-fcgi
 
 clean:
 	rm -rf build build-asan bin tests/out
+
+# Parts owned by their own directories: the web stack, fuzzing, benchmarks.
+-include nginx/nginx.mk tests/fuzz/fuzz.mk tests/bench/bench.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

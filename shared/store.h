@@ -171,5 +171,73 @@ enum cpb_err store_runs_json(struct store *store, int limit, char **json,
  */
 enum cpb_err store_sync_lock(const char *db_path, int *fd, char *errmsg);
 void store_sync_unlock(int fd);
+/* The same, for the one webhook drainer at a time ("<path>.drain.lock"). */
+enum cpb_err store_drain_lock(const char *db_path, int *fd, char *errmsg);
+
+/*
+ * The webhook queue (schema version 2).  An accepted delivery is stored
+ * before Plane gets its 202; a drainer leases items, applies them and
+ * marks them done.  Deliveries are keyed by X-Plane-Delivery: a repeat is
+ * recognised for STORE_DELIVERY_MEMORY_DAYS after it was first seen, also
+ * after it was applied.
+ *
+ * Coalescing: Plane sends one delivery per changed field.  A lease takes
+ * the entity (issue or project) of the oldest available item and returns
+ * that entity's newest item (by data updated_at, then arrival), leasing
+ * all of the entity's items; store_queue_done() removes every item of the
+ * entity up to the one returned, so N deliveries end in one write.
+ */
+#define STORE_DELIVERY_MEMORY_DAYS 7
+
+struct store_queue_item {
+	int64_t	 id;
+	char	*delivery;		/* X-Plane-Delivery */
+	char	*event;			/* "issue" | "project" */
+	char	*action;		/* "created" | "updated" | "deleted" */
+	char	*entity_id;		/* the issue's or project's id */
+	char	*payload;		/* the raw webhook body */
+	int64_t	 updated_at_us;		/* of the data; 0 unknown */
+	int64_t	 received_at_ms;
+	long	 attempts;		/* failed applications so far */
+	char	*last_error;
+};
+
+/* Store a delivery.  *duplicate is set (and nothing written) for a repeat. */
+enum cpb_err store_queue_push(struct store *store,
+    const struct store_queue_item *item, bool *duplicate, char *errmsg);
+/*
+ * Lease the next item whose lease is free or expired and whose retry time
+ * has come.  CPB_ERR_NOT_FOUND when there is nothing to do.
+ */
+enum cpb_err store_queue_lease(struct store *store, long lease_seconds,
+    struct store_queue_item *out, char *errmsg);
+/* Applied: drop it and the entity's older items. */
+enum cpb_err store_queue_done(struct store *store,
+    const struct store_queue_item *item, char *errmsg);
+/*
+ * Failed: attempts+1 and retry after `retry_after_ms`; at max_attempts the
+ * item moves to the dead letters (*dead set).
+ */
+enum cpb_err store_queue_fail(struct store *store,
+    const struct store_queue_item *item, const char *error, long max_attempts,
+    long retry_after_ms, bool *dead, char *errmsg);
+enum cpb_err store_queue_depth(struct store *store, long *depth, char *errmsg);
+void store_queue_item_free(struct store_queue_item *item);
+
+/* Dead letters: list newest first as JSON, count, retry (back to the queue
+ * with attempts 0), drop.  Unknown id → CPB_ERR_NOT_FOUND. */
+enum cpb_err store_dead_json(struct store *store, int limit, char **json,
+    char *errmsg);
+enum cpb_err store_dead_count(struct store *store, long *count, char *errmsg);
+enum cpb_err store_dead_retry(struct store *store, int64_t id, char *errmsg);
+enum cpb_err store_dead_drop(struct store *store, int64_t id, char *errmsg);
+
+/* Monotonic counters for /api/v1/metrics ("webhooks_total{outcome=...}"). */
+enum cpb_err store_counter_add(struct store *store, const char *name,
+    long delta, char *errmsg);
+typedef enum cpb_err (*store_counter_cb)(const char *name, long value,
+    void *ctx);
+enum cpb_err store_counters_each(struct store *store, store_counter_cb cb,
+    void *ctx, char *errmsg);
 
 #endif
