@@ -37,7 +37,9 @@ struct caldav_calendar {
 /* One <response> of a multistatus. */
 struct dav_response {
 	char	*href;			/* normalised path (see caldav_href_normalize) */
-	int	 status;		/* of the propstat holding the props, or the response */
+	int	 status;		/* the response's own <status>, else the first
+					 * 2xx propstat's, else the first failing
+					 * one's (424 only if nothing else); 0 if none */
 	char	*etag;			/* getetag, verbatim */
 	char	*displayname;
 	char	*color;
@@ -105,16 +107,23 @@ void dav_responses_free(struct dav_response *r, size_t n);
 
 /*
  * Path of an href (absolute URL or path) with percent-escapes of
- * unreserved characters decoded, escapes upper-cased, "//" collapsed and
- * a trailing '/' removed, so two spellings of one resource compare equal.
- * Caller frees; NULL on malformed input.
+ * unreserved characters and '@' decoded, every other byte (raw or
+ * escaped) written as an upper-case escape except the '/' separators,
+ * "//" collapsed, query/fragment and a trailing '/' removed, so two
+ * spellings of one resource compare equal ("a+b", "a%2bb", "a%2Bb").
+ * The result is still a valid URL path.  Caller frees; NULL on malformed
+ * input (bad escape, control character, over 4096 bytes).
  */
 char *caldav_href_normalize(const char *href);
 
 /* Resolve href against base URL → absolute URL.  Caller frees. */
 char *caldav_url_resolve(const char *base_url, const char *href);
 
-/* Resource name for a UID: percent-encoded UID + ".ics" (safe for any UID). */
+/*
+ * Resource name for a UID: every byte outside [A-Za-z0-9-._~] percent-
+ * encoded, then ".ics" (the Python original's names; '/' escaped too).
+ * NULL for an empty UID or one over 1024 bytes.
+ */
 char *caldav_resource_name(const char *uid);
 
 #endif

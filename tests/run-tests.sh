@@ -20,6 +20,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Criterion's runner leaks by itself; our code is still checked fully.
+export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
 passed=0 failed=0 status=0
 for t in "$@"; do
 	out=$("$t" --jobs "${CPB_TEST_JOBS:-2}" 2>&1); rc=$?
@@ -32,10 +37,14 @@ for t in "$@"; do
 	p=$(printf '%s' "$synth" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	f=$(printf '%s' "$synth" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
 	c=$(printf '%s' "$synth" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+	# A sanitizer report in a forked test does not fail it in Criterion's
+	# eyes: count each report as a failure here.
+	san=$(printf '%s\n' "$out" | grep -a -c -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:')
+	c=$((c + san))
 	passed=$((passed + p)); failed=$((failed + f + c))
 	echo "$(basename "$t"): $p passed, $((f + c)) failed"
 	if [ $((f + c)) != 0 ] || [ "$rc" != 0 ]; then
-		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -A12 -E '\[FAIL\]|CRASH|ERROR|==[0-9]+==' | head -n 120
+		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -A12 -E '\[FAIL\]|CRASH|ERROR|runtime error|==[0-9]+==' | head -n 120
 		status=1
 	fi
 done
