@@ -44,7 +44,7 @@ for t in "$@"; do
 	passed=$((passed + p)); failed=$((failed + f + c))
 	echo "$(basename "$t"): $p passed, $((f + c)) failed"
 	if [ $((f + c)) != 0 ] || [ "$rc" != 0 ]; then
-		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -A12 -E '\[FAIL\]|CRASH|ERROR|runtime error|==[0-9]+==' | head -n 120
+		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -B10 -A2 -E '\[FAIL\]|CRASH|ERROR|runtime error|==[0-9]+==' | head -n 120
 		status=1
 	fi
 done
