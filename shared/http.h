@@ -102,4 +102,19 @@ unsigned long http_request_count(const struct http_client *client);
 /* Percent-encode everything outside RFC 3986's unreserved set. Caller frees. */
 char *http_escape(const char *s);
 
+/*
+ * Header-value parsers, pure (the header callback uses them; unit-tested).
+ *
+ * http_parse_int: optional surrounding blanks, an optional '-', decimal
+ * digits, nothing else; false unless the value lies in [min, max].
+ *
+ * http_parse_retry_after: RFC 9110 10.2.3, delta-seconds or an HTTP-date,
+ * as seconds from now_unix: a date in the past gives 0, huge values are
+ * clamped to HTTP_RETRY_AFTER_MAX; -1 when the value is neither.
+ */
+#define HTTP_RETRY_AFTER_MAX	86400L
+bool http_parse_int(const char *value, int64_t min, int64_t max,
+    int64_t *out);
+long http_parse_retry_after(const char *value, int64_t now_unix);
+
 #endif
