@@ -60,31 +60,38 @@ bold "calplanebot-sync: the first full sync (one log line per operation)"
 
 show_calendars() {
 	/usr/bin/python3 - "$CALDAV_URL" "$CALDAV_USERNAME" "$CALDAV_PASSWORD" <<'PY'
-import base64, re, sys, urllib.request
+import base64, sys, urllib.request
+import xml.etree.ElementTree as ET
 url, user, pw = sys.argv[1:4]
+D, C = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
-def dav(method, path, body, depth="1"):
+def dav(method, path, body):
     req = urllib.request.Request(url.rstrip("/") + path, data=body.encode(), method=method,
-        headers={"Authorization": auth, "Depth": depth, "Content-Type": "application/xml"})
-    return urllib.request.urlopen(req).read().decode()
-home = f"/{user}/"
-cals = dav("PROPFIND", home, '<propfind xmlns="DAV:"><prop><displayname/><resourcetype/></prop></propfind>')
-for resp in re.findall(r"<(?:\w+:)?response>(.*?)</(?:\w+:)?response>", cals, re.S):
-    name = re.search(r"<(?:\w+:)?displayname>(.*?)<", resp)
-    href = re.search(r"<(?:\w+:)?href>(.*?)<", resp).group(1)
-    if not name or "calendar" not in resp.split("resourcetype")[1]:
+        headers={"Authorization": auth, "Depth": "1", "Content-Type": "application/xml"})
+    return ET.fromstring(urllib.request.urlopen(req).read())
+def prop(text, name):
+    lines = text.replace("\r\n ", "").replace("\n ", "").splitlines()
+    for line in lines:
+        key = line.split(":", 1)[0].split(";", 1)[0]
+        if key == name:
+            return line.split(":", 1)[1].replace("\\,", ",").replace("\\;", ";")
+    return ""
+home = dav("PROPFIND", f"/{user}/", '<propfind xmlns="DAV:"><prop><displayname/><resourcetype/></prop></propfind>')
+for resp in home.iter(D + "response"):
+    if resp.find(f".//{D}resourcetype/{C}calendar") is None:
         continue
-    print(f"\n  {name.group(1)}   ({href})")
+    href = resp.findtext(D + "href")
+    print(f"\n  {resp.findtext('.//' + D + 'displayname')}   ({href})")
     rep = dav("REPORT", href, '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
         '<d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR">'
         '<c:comp-filter name="VEVENT"/></c:comp-filter></c:filter></c:calendar-query>')
     rows = []
-    for data in re.findall(r"calendar-data[^>]*>(.*?)</", rep, re.S):
-        text = re.sub(r"\r?\n[ \t]", "", data.replace("&#13;", ""))
-        get = lambda k: (re.search(rf"^{k}[^:\n]*:(.*)$", text, re.M) or [None, ""])[1].strip()
-        rows.append((get("DTSTART"), get("STATUS"), get("COLOR") or "-", get("SUMMARY").replace("\\,", ",")))
-    for d, st, col, s in sorted(rows):
-        print(f"    {d[:4]}-{d[4:6]}-{d[6:8]}  {st:<9}  {col:<7} {s}")
+    for data in rep.iter(C + "calendar-data"):
+        t = data.text or ""
+        d = prop(t, "DTSTART")
+        rows.append((f"{d[:4]}-{d[4:6]}-{d[6:8]}", prop(t, "STATUS"), prop(t, "COLOR") or "-", prop(t, "SUMMARY")))
+    for row in sorted(rows):
+        print("    %s  %-9s  %-7s %s" % row)
 PY
 }
 
@@ -105,10 +112,11 @@ bold "The calendars after the change"
 show_calendars
 
 bold "The run history (calplanebot-sync status)"
-"$bin" status | /usr/bin/python3 -c 'import json,sys
+"$bin" status | /usr/bin/python3 -c 'import json, sys
 for r in json.load(sys.stdin):
     c = r["counts"]
-    print(f"  {r[\"started_at\"]}  {r[\"status\"]:<8} created={c[\"created\"]} updated={c[\"updated\"]} deleted={c[\"deleted\"]} unchanged={c[\"unchanged\"]}")'
+    print("  %s  %-8s created=%d updated=%d deleted=%d unchanged=%d" % (r["started_at"],
+          r["status"], c["created"], c["updated"], c["deleted"], c["unchanged"]))'
 
 bold "Look for yourself"
 cat <<EOF
