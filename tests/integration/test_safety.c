@@ -317,3 +317,38 @@ Test(safety, api_user_time_zone_is_normalised, .init = up_tz)
 	expect_run(0, NULL, "created=11", NULL);
 	expect_run(0, NULL, "unchanged=11", NULL);
 }
+
+Test(safety, event_edited_in_a_calendar_client_is_put_back)
+{
+	static const char forged[] =
+	    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//someone//client//EN\r\n"
+	    "BEGIN:VEVENT\r\nUID:" UID(WEB_1) "\r\n"
+	    "DTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20300101\r\n"
+	    "SUMMARY:edited by hand\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+	struct h_event *ev;
+	const struct h_event *e;
+	char origin[512], url[2048], *p;
+	size_t n;
+
+	expect_run(0, NULL, "created=11", NULL);
+	n = h_dav_events(&dav, &ev);
+	e = h_event_find(ev, n, UID(WEB_1));
+	cr_assert_not_null(e);
+	snprintf(origin, sizeof(origin), "%s", dav.url);
+	if ((p = strchr(origin + strlen("http://"), '/')) != NULL)
+		*p = '\0';
+	snprintf(url, sizeof(url), "%s%s", origin, e->href);
+	h_events_free(ev, n);
+	cr_assert_eq(h_dav_request(&dav, "PUT", url, "text/calendar; charset=utf-8",
+	    forged, NULL, NULL) / 100, 2);
+
+	/* Plane is the source of truth: the next run writes Plane's version. */
+	expect_run(0, NULL, "created=0 updated=1 deleted=0 unchanged=10", NULL);
+	n = h_dav_events(&dav, &ev);
+	e = h_event_find(ev, n, UID(WEB_1));
+	cr_assert_not_null(e);
+	cr_expect_str_eq(e->summary, "[1] Prepare Q1 release notes");
+	cr_expect_str_eq(e->dtstart, "20261204");
+	h_events_free(ev, n);
+	expect_run(0, NULL, "unchanged=11", NULL);
+}
