@@ -133,7 +133,9 @@ Test(safety, plane_rate_limit_headers_are_respected)
 	expect_run(0, NULL, "created=11", NULL);
 }
 
-Test(safety, many_issues_over_several_pages, .init = up_big, .timeout = 300)
+TestSuite(big, .init = up_big, .fini = down, .timeout = 300);
+
+Test(big, many_issues_over_several_pages)
 {
 	cJSON *summary = h_sim_call(&sim, "GET", "/_sim/summary", NULL, NULL);
 	cJSON *projects = cJSON_GetObjectItem(summary, "projects");
@@ -312,7 +314,9 @@ Test(safety, python_original_calendar_and_events_are_adopted)
 	h_events_free(ev, n);
 }
 
-Test(safety, api_user_time_zone_is_normalised, .init = up_tz)
+TestSuite(tz, .init = up_tz, .fini = down, .timeout = 180);
+
+Test(tz, api_user_time_zone_is_normalised)
 {
 	expect_run(0, NULL, "created=11", NULL);
 	expect_run(0, NULL, "unchanged=11", NULL);

@@ -196,7 +196,7 @@ EVERY_SERVER(second_sync_writes_nothing)
 
 	sync_ok("created=11");
 	before = etag_fingerprint();
-	h_sim_call(&W.sim, "POST", "/_sim/stats/reset", "{}", NULL);
+	cJSON_Delete(h_sim_call(&W.sim, "POST", "/_sim/stats/reset", "{}", NULL));
 	sync_ok("created=0 updated=0 deleted=0 unchanged=11 skipped=3 failed=0");
 	/* One page of projects and one page of issues per project. */
 	requests = h_sim_requests(&W.sim);
