@@ -1104,3 +1104,90 @@ out:
 	free(calendar_url);
 	return err;
 }
+
+/* ---- webhook path: deletions and project changes ---------------------- */
+
+/* Delete one stored event (if it was ever written) and forget its row. */
+static enum cpb_err
+engine_forget_event(struct engine *eng, const struct store_event *ev,
+    char *errmsg)
+{
+	int64_t start = now_us();
+	char *uid = NULL;
+	enum cpb_err err = CPB_OK;
+
+	if (ev->href != NULL) {
+		err = engine_delete(eng, ev->href, ev->etag, errmsg);
+		uid = ical_uid(ev->issue_id);
+		engine_log_op(ENGINE_OP_DELETE, ev->issue_id, uid ? uid : "",
+		    ev->calendar_url, start, false, err, errmsg);
+		free(uid);
+	}
+	if (err == CPB_OK)
+		err = store_event_delete(eng->store, ev->issue_id, errmsg);
+	return err == CPB_ERR_NOT_FOUND ? CPB_OK : err;
+}
+
+enum cpb_err
+engine_delete_issue(struct engine *eng, const char *issue_id, char *errmsg)
+{
+	struct store_event ev = { 0 };
+	enum cpb_err err;
+
+	err = store_event_get(eng->store, issue_id, &ev, errmsg);
+	if (err == CPB_ERR_NOT_FOUND)
+		return CPB_OK;
+	if (err == CPB_OK)
+		err = engine_forget_event(eng, &ev, errmsg);
+	store_event_free(&ev);
+	return err;
+}
+
+enum cpb_err
+engine_apply_project(struct engine *eng, const struct plane_project *project,
+    char *errmsg)
+{
+	struct store_calendar cal = { 0 };
+	char *url = NULL;
+	enum cpb_err err;
+
+	err = store_calendar_get(eng->store, project->id, &cal, errmsg);
+	store_calendar_free(&cal);
+	if (err == CPB_ERR_NOT_FOUND)
+		return CPB_OK;
+	if (err != CPB_OK)
+		return err;
+	err = engine_ensure_calendar(eng, project, false, &url, errmsg);
+	free(url);
+	return err;
+}
+
+struct project_delete_ctx {
+	struct engine	*eng;
+	char		*errmsg;
+};
+
+static enum cpb_err
+engine_on_project_event(const struct store_event *ev, void *arg)
+{
+	struct project_delete_ctx *pd = arg;
+
+	return engine_forget_event(pd->eng, ev, pd->errmsg);
+}
+
+enum cpb_err
+engine_delete_project(struct engine *eng, const char *project_id,
+    char *errmsg)
+{
+	struct project_delete_ctx pd = { .eng = eng, .errmsg = errmsg };
+	enum cpb_err err;
+
+	err = store_events_for_project(eng->store, project_id,
+	    engine_on_project_event, &pd, errmsg);
+	if (err == CPB_OK)
+		err = store_calendar_delete(eng->store, project_id, errmsg);
+	if (err == CPB_OK)
+		log_kv(LOG_INFO, "op", "forget_project", "project", project_id,
+		    NULL);
+	return err == CPB_ERR_NOT_FOUND ? CPB_OK : err;
+}

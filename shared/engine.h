@@ -99,6 +99,32 @@ enum cpb_err engine_apply_issue(struct engine *eng,
     const struct plane_issue *issue, const struct plane_project *project,
     enum engine_op *op, char *errmsg);
 
+/*
+ * Webhook path, beside engine_apply_issue:
+ *
+ * engine_delete_issue: delete the issue's event if the store knows it
+ * (If-Match its ETag; a 412 re-reads once, a 404 counts as gone) and
+ * forget the row.  An unknown issue is CPB_OK: nothing to do.
+ *
+ * engine_apply_project: a project's name or identifier changed.  Renames
+ * its calendar through the same path as the full sync when the store knows
+ * the calendar; an unknown project is left alone (its first issue or the
+ * next full sync creates the calendar; a webhook never creates one for a
+ * project the sync does not manage).
+ *
+ * engine_delete_project: the project is gone.  Deletes every event the
+ * store records for it and forgets its calendar row; the calendar
+ * collection itself stays (it may hold events that are not ours).  Stops
+ * at the first failure; what was deleted stays deleted, so a retry goes
+ * on from there.
+ */
+enum cpb_err engine_delete_issue(struct engine *eng, const char *issue_id,
+    char *errmsg);
+enum cpb_err engine_apply_project(struct engine *eng,
+    const struct plane_project *project, char *errmsg);
+enum cpb_err engine_delete_project(struct engine *eng, const char *project_id,
+    char *errmsg);
+
 void engine_report_free(struct engine_report *report);
 
 /* Replace "{project}" in the template.  Caller frees. */

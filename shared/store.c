@@ -10,16 +10,16 @@
  * Schema: store_migrations[i] moves PRAGMA user_version from i to i + 1.
  * All pending steps run in one BEGIN IMMEDIATE transaction, so two
  * processes opening a fresh file do not both migrate, and a failed step
- * leaves the old schema intact.  The webhook queue (issue 4) is meant to be
- * step 1 → 2: a `queue` table keyed by the X-Plane-Delivery id (payload,
- * received_at, attempts, next_attempt_at, lease_until, last_error) and a
- * `dead_letters` table, both beside `events`; nothing here has to change
- * for it, and events.updated_at_us already lets a drainer refuse data older
- * than what was applied.
+ * leaves the old schema intact.  Step 1 → 2 adds the webhook queue
+ * (issue 4): `queue` (one row per accepted delivery, with its lease, retry
+ * time and attempts), `deliveries` (the X-Plane-Delivery ids seen, the
+ * memory that makes a repeat a no-op even after its item was applied),
+ * `dead_letters` and `counters`.
  *
  * Times: calendars.updated_at, events.written_at and meta.set_at are unix
  * seconds; runs.started_at and runs.ended_at are unix milliseconds (a run's
- * duration matters to the millisecond); events.updated_at_us is Plane's
+ * duration matters to the millisecond), and so is every time of the queue
+ * tables; events.updated_at_us and queue.updated_at_us are Plane's
  * updated_at in microseconds.
  *
  * A struct store is one connection, opened SQLITE_OPEN_NOMUTEX: one thread
@@ -99,6 +99,45 @@ static const char *const store_migrations[] = {
 	"  set_at INTEGER NOT NULL"
 	");"
 	"PRAGMA user_version = 1;",
+	/* 1 → 2: the webhook queue (issue 4). */
+	"CREATE TABLE queue ("
+	"  id            INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  delivery      TEXT NOT NULL UNIQUE,"
+	"  event         TEXT NOT NULL,"
+	"  action        TEXT NOT NULL,"
+	"  entity_id     TEXT NOT NULL,"
+	"  payload       TEXT NOT NULL,"
+	"  updated_at_us INTEGER NOT NULL DEFAULT 0,"
+	"  received_at   INTEGER NOT NULL,"
+	"  attempts      INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  retry_at      INTEGER NOT NULL DEFAULT 0,"
+	"  lease_until   INTEGER NOT NULL DEFAULT 0,"
+	"  last_error    TEXT"
+	");"
+	"CREATE INDEX queue_entity ON queue (entity_id, event);"
+	"CREATE TABLE deliveries ("
+	"  delivery TEXT PRIMARY KEY NOT NULL,"
+	"  seen_at  INTEGER NOT NULL"
+	");"
+	"CREATE INDEX deliveries_seen_at ON deliveries (seen_at);"
+	"CREATE TABLE dead_letters ("
+	"  id            INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  delivery      TEXT NOT NULL,"
+	"  event         TEXT NOT NULL,"
+	"  action        TEXT NOT NULL,"
+	"  entity_id     TEXT NOT NULL,"
+	"  payload       TEXT NOT NULL,"
+	"  updated_at_us INTEGER NOT NULL DEFAULT 0,"
+	"  received_at   INTEGER NOT NULL,"
+	"  attempts      INTEGER NOT NULL DEFAULT 0,"
+	"  last_error    TEXT,"
+	"  failed_at     INTEGER NOT NULL"
+	");"
+	"CREATE TABLE counters ("
+	"  name  TEXT PRIMARY KEY NOT NULL,"
+	"  value INTEGER NOT NULL DEFAULT 0"
+	");"
+	"PRAGMA user_version = 2;",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
@@ -106,6 +145,9 @@ _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
 
 #define CAL_COLS \
 	"project_id, url, displayname, project_name, project_identifier"
+#define QUEUE_COLS \
+	"id, delivery, event, action, entity_id, payload, updated_at_us," \
+	" received_at, attempts, last_error"
 #define EVENT_COLS \
 	"issue_id, project_id, calendar_url, href, etag, hash, sequence," \
 	" updated_at_us, last_error, failures"
@@ -130,6 +172,26 @@ enum store_sql {
 	SQL_RUN_BEGIN,
 	SQL_RUN_FINISH,
 	SQL_RUN_NEWEST,
+	SQL_RUN_STATS,
+	SQL_DLV_SEEN,
+	SQL_DLV_PRUNE,
+	SQL_DLV_PUT,
+	SQL_Q_PUSH,
+	SQL_Q_PICK,
+	SQL_Q_NEWEST,
+	SQL_Q_LEASE,
+	SQL_Q_DROP,
+	SQL_Q_ATTEMPTS,
+	SQL_Q_RETRY,
+	SQL_Q_BURY,
+	SQL_Q_DELETE,
+	SQL_Q_DEPTH,
+	SQL_DEAD_LIST,
+	SQL_DEAD_COUNT,
+	SQL_DEAD_REQUEUE,
+	SQL_DEAD_DELETE,
+	SQL_CTR_ADD,
+	SQL_CTR_ALL,
 	SQL__COUNT
 };
 
@@ -187,6 +249,63 @@ static const char *const store_sql[SQL__COUNT] = {
 	[SQL_RUN_NEWEST] = "SELECT id, kind, started_at, ended_at, status,"
 	    " created, updated, deleted, unchanged, skipped, failed, errors"
 	    " FROM runs ORDER BY id DESC LIMIT ?1",
+	[SQL_RUN_STATS] = "SELECT"
+	    " (SELECT count(*) FROM runs WHERE status IN ('failed', 'partial')"
+	    "   AND id > coalesce((SELECT max(id) FROM runs"
+	    "   WHERE status = 'ok'), 0)),"
+	    " (SELECT max(ended_at) FROM runs WHERE status = 'ok'),"
+	    " (SELECT max(started_at) FROM runs),"
+	    " (SELECT min(started_at) FROM runs)",
+	[SQL_DLV_SEEN] = "SELECT 1 FROM deliveries WHERE delivery = ?1"
+	    " AND seen_at >= ?2"
+	    " UNION ALL SELECT 1 FROM queue WHERE delivery = ?1",
+	[SQL_DLV_PRUNE] = "DELETE FROM deliveries WHERE seen_at < ?1",
+	[SQL_DLV_PUT] = "INSERT INTO deliveries (delivery, seen_at)"
+	    " VALUES (?1, ?2) ON CONFLICT (delivery) DO UPDATE SET"
+	    " seen_at = excluded.seen_at",
+	[SQL_Q_PUSH] = "INSERT INTO queue (delivery, event, action, entity_id,"
+	    " payload, updated_at_us, received_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* The oldest due item of an entity nobody holds a live lease on. */
+	[SQL_Q_PICK] = "SELECT q.event, q.entity_id FROM queue q"
+	    " WHERE q.retry_at <= ?1 AND q.lease_until <= ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM queue l"
+	    "   WHERE l.entity_id = q.entity_id AND l.event = q.event"
+	    "   AND l.lease_until > ?1)"
+	    " ORDER BY q.id LIMIT 1",
+	[SQL_Q_NEWEST] = "SELECT " QUEUE_COLS " FROM queue"
+	    " WHERE event = ?1 AND entity_id = ?2"
+	    " ORDER BY updated_at_us DESC, id DESC LIMIT 1",
+	[SQL_Q_LEASE] = "UPDATE queue SET lease_until = ?3"
+	    " WHERE event = ?1 AND entity_id = ?2",
+	/* The entity's items up to (updated_at_us ?3, id ?4), but id ?5. */
+	[SQL_Q_DROP] = "DELETE FROM queue WHERE event = ?1 AND entity_id = ?2"
+	    " AND (updated_at_us < ?3 OR (updated_at_us = ?3 AND id <= ?4))"
+	    " AND id <> ?5",
+	[SQL_Q_ATTEMPTS] = "SELECT attempts FROM queue WHERE id = ?1",
+	[SQL_Q_RETRY] = "UPDATE queue SET attempts = ?2, retry_at = ?3,"
+	    " last_error = ?4, lease_until = 0 WHERE id = ?1",
+	[SQL_Q_BURY] = "INSERT INTO dead_letters (delivery, event, action,"
+	    " entity_id, payload, updated_at_us, received_at, attempts,"
+	    " last_error, failed_at)"
+	    " SELECT delivery, event, action, entity_id, payload,"
+	    " updated_at_us, received_at, ?2, ?3, ?4 FROM queue WHERE id = ?1",
+	[SQL_Q_DELETE] = "DELETE FROM queue WHERE id = ?1",
+	[SQL_Q_DEPTH] = "SELECT count(*) FROM queue",
+	[SQL_DEAD_LIST] = "SELECT id, delivery, event, action, entity_id,"
+	    " attempts, last_error, received_at, failed_at FROM dead_letters"
+	    " ORDER BY id DESC LIMIT ?1",
+	[SQL_DEAD_COUNT] = "SELECT count(*) FROM dead_letters",
+	[SQL_DEAD_REQUEUE] = "INSERT INTO queue (delivery, event, action,"
+	    " entity_id, payload, updated_at_us, received_at, attempts,"
+	    " retry_at, lease_until, last_error)"
+	    " SELECT delivery, event, action, entity_id, payload,"
+	    " updated_at_us, received_at, 0, 0, 0, last_error"
+	    " FROM dead_letters WHERE id = ?1",
+	[SQL_DEAD_DELETE] = "DELETE FROM dead_letters WHERE id = ?1",
+	[SQL_CTR_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+	[SQL_CTR_ALL] = "SELECT name, value FROM counters ORDER BY name",
 };
 
 struct store {
@@ -1502,8 +1621,10 @@ out:
 
 /* ------------------------------------------------------------------ lock */
 
-enum cpb_err
-store_sync_lock(const char *db_path, int *fd, char *errmsg)
+/* An exclusive, non-blocking flock on "<db_path><suffix>". */
+static enum cpb_err
+store_flock(const char *db_path, const char *suffix, const char *busy,
+    int *fd, char *errmsg)
 {
 	char path[PATH_MAX];
 	enum cpb_err err;
@@ -1512,7 +1633,7 @@ store_sync_lock(const char *db_path, int *fd, char *errmsg)
 	*fd = -1;
 	if ((err = store_check_path(db_path, errmsg)) != CPB_OK)
 		return err;
-	snprintf(path, sizeof(path), "%s.lock", db_path);
+	snprintf(path, sizeof(path), "%s%s", db_path, suffix);
 	if ((err = store_prepare_dir(path, errmsg)) != CPB_OK)
 		return err;
 	lfd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, STORE_LOCK_MODE);
@@ -1523,8 +1644,7 @@ store_sync_lock(const char *db_path, int *fd, char *errmsg)
 	if (rc != 0) {
 		if (errno == EWOULDBLOCK)
 			err = cpb_seterr(errmsg, CPB_ERR_BUSY,
-			    "store: another sync is running (%s is locked)",
-			    path);
+			    "store: %s (%s is locked)", busy, path);
 		else
 			err = store_syserr(errmsg, "cannot lock", path);
 		close(lfd);
@@ -1532,6 +1652,52 @@ store_sync_lock(const char *db_path, int *fd, char *errmsg)
 	}
 	*fd = lfd;
 	return CPB_OK;
+}
+
+enum cpb_err
+store_sync_lock(const char *db_path, int *fd, char *errmsg)
+{
+	return store_flock(db_path, ".lock", "another sync is running", fd,
+	    errmsg);
+}
+
+enum cpb_err
+store_drain_lock(const char *db_path, int *fd, char *errmsg)
+{
+	/* ".drain.lock" is longer than ".lock": keep within the path cap. */
+	if (db_path != NULL && strnlen(db_path, PATH_MAX) >=
+	    PATH_MAX - sizeof(".drain.lock"))
+		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
+		    "store: database path too long");
+	return store_flock(db_path, ".drain.lock",
+	    "another drainer is running", fd, errmsg);
+}
+
+enum cpb_err
+store_sync_running(const char *db_path, bool *running, char *errmsg)
+{
+	char path[PATH_MAX];
+	enum cpb_err err;
+	int lfd, rc;
+
+	*running = false;
+	if ((err = store_check_path(db_path, errmsg)) != CPB_OK)
+		return err;
+	snprintf(path, sizeof(path), "%s.lock", db_path);
+	/* No lock file: no sync ever ran here, so none runs now. */
+	if ((lfd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? CPB_OK :
+		    store_syserr(errmsg, "cannot open lock file", path);
+	while ((rc = flock(lfd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
+		continue;
+	if (rc == 0)
+		flock(lfd, LOCK_UN);
+	else if (errno == EWOULDBLOCK)
+		*running = true;
+	else
+		err = store_syserr(errmsg, "cannot probe lock", path);
+	close(lfd);
+	return err;
 }
 
 void
@@ -1543,4 +1709,722 @@ store_sync_unlock(int fd)
 	 * covers a descriptor duplicated into a child. */
 	flock(fd, LOCK_UN);
 	close(fd);
+}
+
+/* ------------------------------------------------------------ run stats */
+
+enum cpb_err
+store_run_stats(struct store *store, struct store_run_stats *out,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = store_stmt(store, SQL_RUN_STATS, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* max()/min() of no rows is NULL, which reads as 0: "none". */
+		out->consecutive_failures = (long)sqlite3_column_int64(st, 0);
+		out->last_ok_ended_ms = sqlite3_column_int64(st, 1);
+		out->newest_started_ms = sqlite3_column_int64(st, 2);
+		out->oldest_started_ms = sqlite3_column_int64(st, 3);
+	} else
+		err = store_dberr(store->db, rc, errmsg, "run stats");
+	store_release(st);
+	return err;
+}
+
+/* ----------------------------------------------------------------- queue */
+
+/*
+ * A write of several statements is one transaction: a BEGIN IMMEDIATE of
+ * its own (read-then-write must hold the write lock from the start), or
+ * the caller's batch when store_begin() opened one.
+ */
+static enum cpb_err
+store_tx_open(struct store *store, bool *owned, char *errmsg)
+{
+	enum cpb_err err;
+
+	*owned = false;
+	if (!sqlite3_get_autocommit(store->db))
+		return CPB_OK;
+	if ((err = store_exec_cached(store, SQL_BEGIN, "begin", errmsg)) !=
+	    CPB_OK)
+		return err;
+	*owned = true;
+	return CPB_OK;
+}
+
+static enum cpb_err
+store_tx_close(struct store *store, bool owned, enum cpb_err err,
+    char *errmsg)
+{
+	if (!owned)
+		return err;
+	if (err == CPB_OK)
+		return store_commit(store, errmsg);
+	store_rollback(store);
+	return err;
+}
+
+/* One count(*) without parameters. */
+static enum cpb_err
+store_count(struct store *store, enum store_sql which, long *n,
+    const char *what, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*n = 0;
+	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(st, 0);
+	else
+		err = store_dberr(store->db, rc, errmsg, what);
+	store_release(st);
+	return err;
+}
+
+/* ?1 event, ?2 entity_id: the key of an entity. */
+static int
+store_bind_entity(sqlite3_stmt *st, const struct store_queue_item *item)
+{
+	int rc = store_bind_text(st, 1, item->event);
+
+	return rc == SQLITE_OK ? store_bind_text(st, 2, item->entity_id) : rc;
+}
+
+static enum cpb_err
+store_queue_check(const struct store_queue_item *item, char *errmsg)
+{
+	enum cpb_err err;
+
+	if ((err = store_check_text(errmsg, "delivery", item->delivery,
+	    true)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "event", item->event, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "action", item->action, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "entity_id", item->entity_id,
+	    true)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "payload", item->payload, true)) !=
+	    CPB_OK)
+		return err;
+	return CPB_OK;
+}
+
+/* Known: remembered within STORE_DELIVERY_MEMORY_DAYS, or still queued. */
+static enum cpb_err
+store_delivery_seen(struct store *store, const char *delivery, int64_t now,
+    bool *seen, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*seen = false;
+	if ((err = store_stmt(store, SQL_DLV_SEEN, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, delivery);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, now -
+		    (int64_t)STORE_DELIVERY_MEMORY_DAYS * 86400 * 1000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seen = true;
+	else if (rc != SQLITE_DONE)
+		err = store_dberr(store->db, rc, errmsg, "delivery lookup");
+	store_release(st);
+	return err;
+}
+
+/* Forget what is past the memory, then remember this one. */
+static enum cpb_err
+store_delivery_remember(struct store *store, const char *delivery,
+    int64_t now, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_DLV_PRUNE, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, now -
+	    (int64_t)STORE_DELIVERY_MEMORY_DAYS * 86400 * 1000);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "delivery prune",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "delivery prune");
+	store_release(st);
+	if (err != CPB_OK ||
+	    (err = store_stmt(store, SQL_DLV_PUT, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, delivery);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, now);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "delivery put",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "delivery put");
+	store_release(st);
+	return err;
+}
+
+static enum cpb_err
+store_queue_insert(struct store *store, const struct store_queue_item *item,
+    int64_t now, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_Q_PUSH, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, item->delivery);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 2, item->event);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 3, item->action);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 4, item->entity_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_text(st, 5, item->payload);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, item->updated_at_us);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, item->received_at_ms != 0 ?
+		    item->received_at_ms : now);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "queue push",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "queue push");
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_queue_push(struct store *store, const struct store_queue_item *item,
+    bool *duplicate, char *errmsg)
+{
+	int64_t now = store_now_ms();
+	enum cpb_err err;
+	bool owned;
+
+	*duplicate = false;
+	if ((err = store_queue_check(item, errmsg)) != CPB_OK ||
+	    (err = store_tx_open(store, &owned, errmsg)) != CPB_OK)
+		return err;
+	err = store_delivery_seen(store, item->delivery, now, duplicate,
+	    errmsg);
+	if (err == CPB_OK && !*duplicate)
+		err = store_delivery_remember(store, item->delivery, now,
+		    errmsg);
+	if (err == CPB_OK && !*duplicate)
+		err = store_queue_insert(store, item, now, errmsg);
+	return store_tx_close(store, owned, err, errmsg);
+}
+
+/* A row in QUEUE_COLS order. */
+static enum cpb_err
+store_queue_row(sqlite3_stmt *st, struct store_queue_item *item,
+    char *errmsg)
+{
+	enum cpb_err err;
+
+	memset(item, 0, sizeof(*item));
+	item->id = sqlite3_column_int64(st, 0);
+	item->updated_at_us = sqlite3_column_int64(st, 6);
+	item->received_at_ms = sqlite3_column_int64(st, 7);
+	item->attempts = (long)sqlite3_column_int64(st, 8);
+	if ((err = store_col_dup(st, 1, &item->delivery, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 2, &item->event, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 3, &item->action, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 4, &item->entity_id, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 5, &item->payload, errmsg)) != CPB_OK ||
+	    (err = store_col_dup(st, 9, &item->last_error, errmsg)) != CPB_OK)
+		store_queue_item_free(item);
+	return err;
+}
+
+/* The entity of the oldest due item: key->event and key->entity_id. */
+static enum cpb_err
+store_queue_pick(struct store *store, int64_t now,
+    struct store_queue_item *key, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_Q_PICK, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = sqlite3_bind_int64(st, 1, now)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if ((err = store_col_dup(st, 0, &key->event, errmsg)) ==
+		    CPB_OK)
+			err = store_col_dup(st, 1, &key->entity_id, errmsg);
+	} else if (rc == SQLITE_DONE)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: nothing to do in the queue");
+	else
+		err = store_dberr(store->db, rc, errmsg, "queue pick");
+	store_release(st);
+	return err;
+}
+
+static enum cpb_err
+store_queue_newest(struct store *store, const struct store_queue_item *key,
+    struct store_queue_item *out, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_Q_NEWEST, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = store_bind_entity(st, key)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = store_queue_row(st, out, errmsg);
+	else
+		err = store_dberr(store->db, rc, errmsg, "queue newest");
+	store_release(st);
+	return err;
+}
+
+/* Lease every item of the entity; *n: how many. */
+static enum cpb_err
+store_queue_hold(struct store *store, const struct store_queue_item *item,
+    int64_t until, long *n, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*n = 0;
+	if ((err = store_stmt(store, SQL_Q_LEASE, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = store_bind_entity(st, item)) == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, until);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "queue lease",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "queue lease");
+	if (err == CPB_OK)
+		*n = (long)sqlite3_changes(store->db);
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_queue_lease(struct store *store, long lease_seconds,
+    struct store_queue_item *out, char *errmsg)
+{
+	struct store_queue_item key = { 0 };
+	int64_t now = store_now_ms();
+	enum cpb_err err;
+	long n = 0;
+	bool owned;
+
+	memset(out, 0, sizeof(*out));
+	if (lease_seconds < 0 || lease_seconds > 86400)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: lease must be 0 to 86400 seconds");
+	if ((err = store_tx_open(store, &owned, errmsg)) != CPB_OK)
+		return err;
+	if ((err = store_queue_pick(store, now, &key, errmsg)) == CPB_OK &&
+	    (err = store_queue_newest(store, &key, out, errmsg)) == CPB_OK &&
+	    (err = store_queue_hold(store, out, now + lease_seconds * 1000,
+	    &n, errmsg)) == CPB_OK)
+		out->coalesced = n > 0 ? n - 1 : 0;
+	err = store_tx_close(store, owned, err, errmsg);
+	if (err != CPB_OK)
+		store_queue_item_free(out);
+	store_queue_item_free(&key);
+	return err;
+}
+
+/* Drop the entity's items up to `item`, except the one with id `keep`. */
+static enum cpb_err
+store_queue_drop(struct store *store, const struct store_queue_item *item,
+    int64_t keep, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_Q_DROP, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_entity(st, item);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, item->updated_at_us);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, item->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, keep);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "queue drop",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "queue drop");
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_queue_done(struct store *store, const struct store_queue_item *item,
+    char *errmsg)
+{
+	enum cpb_err err;
+
+	if ((err = store_check_text(errmsg, "event", item->event, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "entity_id", item->entity_id,
+	    true)) != CPB_OK)
+		return err;
+	/* Ids start at 1: keep 0 keeps nothing. */
+	return store_queue_drop(store, item, 0, errmsg);
+}
+
+static enum cpb_err
+store_queue_attempts(struct store *store, int64_t id, long *attempts,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*attempts = 0;
+	if ((err = store_stmt(store, SQL_Q_ATTEMPTS, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = sqlite3_bind_int64(st, 1, id)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*attempts = (long)sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
+		    "store: no queue item %lld", (long long)id);
+	else
+		err = store_dberr(store->db, rc, errmsg, "queue attempts");
+	store_release(st);
+	return err;
+}
+
+/* ?1 id, ?2 attempts, ?3 a time, ?4 error: retry or bury. */
+static enum cpb_err
+store_queue_mark(struct store *store, enum store_sql which, int64_t id,
+    long attempts, int64_t at, const char *error, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, attempts);
+	if (rc == SQLITE_OK)
+		rc = which == SQL_Q_RETRY ? sqlite3_bind_int64(st, 3, at) :
+		    store_bind_text(st, 3, error);
+	if (rc == SQLITE_OK)
+		rc = which == SQL_Q_RETRY ? store_bind_text(st, 4, error) :
+		    sqlite3_bind_int64(st, 4, at);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "queue mark",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "queue mark");
+	store_release(st);
+	return err;
+}
+
+/* Delete one row by integer id; CPB_ERR_NOT_FOUND when there was none. */
+static enum cpb_err
+store_delete_id(struct store *store, enum store_sql which, int64_t id,
+    const char *what, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, id);
+	err = rc == SQLITE_OK ? store_step_done(store, st, what, errmsg) :
+	    store_dberr(store->db, rc, errmsg, what);
+	if (err == CPB_OK && sqlite3_changes(store->db) == 0)
+		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND, "store: no %s %lld",
+		    what, (long long)id);
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_queue_fail(struct store *store, const struct store_queue_item *item,
+    const char *error, long max_attempts, long retry_after_ms, bool *dead,
+    char *errmsg)
+{
+	int64_t now = store_now_ms();
+	enum cpb_err err;
+	long attempts = 0;
+	bool owned;
+
+	*dead = false;
+	if ((err = store_check_text(errmsg, "error", error, true)) != CPB_OK ||
+	    (err = store_check_text(errmsg, "event", item->event, true)) !=
+	    CPB_OK ||
+	    (err = store_check_text(errmsg, "entity_id", item->entity_id,
+	    true)) != CPB_OK)
+		return err;
+	if (retry_after_ms < 0 || max_attempts < 1)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID, "store: retry delay "
+		    "must be >= 0 and max attempts >= 1");
+	if ((err = store_tx_open(store, &owned, errmsg)) != CPB_OK)
+		return err;
+	if ((err = store_queue_attempts(store, item->id, &attempts,
+	    errmsg)) != CPB_OK)
+		goto out;
+	attempts = attempts < LONG_MAX ? attempts + 1 : attempts;
+	if (attempts >= max_attempts) {
+		*dead = true;
+		if ((err = store_queue_mark(store, SQL_Q_BURY, item->id,
+		    attempts, now, error, errmsg)) != CPB_OK ||
+		    (err = store_delete_id(store, SQL_Q_DELETE, item->id,
+		    "queue item", errmsg)) != CPB_OK)
+			goto out;
+	} else if ((err = store_queue_mark(store, SQL_Q_RETRY, item->id,
+	    attempts, now + retry_after_ms, error, errmsg)) != CPB_OK)
+		goto out;
+	err = store_queue_drop(store, item, item->id, errmsg);
+out:
+	if (err != CPB_OK)
+		*dead = false;
+	return store_tx_close(store, owned, err, errmsg);
+}
+
+enum cpb_err
+store_queue_depth(struct store *store, long *depth, char *errmsg)
+{
+	return store_count(store, SQL_Q_DEPTH, depth, "queue depth", errmsg);
+}
+
+void
+store_queue_item_free(struct store_queue_item *item)
+{
+	if (item == NULL)
+		return;
+	free(item->delivery);
+	free(item->event);
+	free(item->action);
+	free(item->entity_id);
+	free(item->payload);
+	free(item->last_error);
+	memset(item, 0, sizeof(*item));
+}
+
+/* ---------------------------------------------------------- dead letters */
+
+/* A unix-ms column as ISO 8601, or null. */
+static bool
+store_json_ms(cJSON *obj, const char *name, sqlite3_stmt *st, int col)
+{
+	char iso[64];
+	int64_t sec;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return cJSON_AddNullToObject(obj, name) != NULL;
+	return store_iso8601(sqlite3_column_int64(st, col), iso, sizeof(iso),
+	    &sec) && cJSON_AddStringToObject(obj, name, iso) != NULL;
+}
+
+/* A text column as a string, or null. */
+static bool
+store_json_text(cJSON *obj, const char *name, sqlite3_stmt *st, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(st, col);
+
+	if (text == NULL)
+		return cJSON_AddNullToObject(obj, name) != NULL;
+	return cJSON_AddStringToObject(obj, name, text) != NULL;
+}
+
+/* One SQL_DEAD_LIST row. */
+static bool
+store_json_dead(cJSON *arr, sqlite3_stmt *st)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if (obj == NULL || !cJSON_AddItemToArray(arr, obj)) {
+		cJSON_Delete(obj);
+		return false;
+	}
+	return cJSON_AddNumberToObject(obj, "id",
+	    (double)sqlite3_column_int64(st, 0)) != NULL &&
+	    store_json_text(obj, "delivery", st, 1) &&
+	    store_json_text(obj, "event", st, 2) &&
+	    store_json_text(obj, "action", st, 3) &&
+	    store_json_text(obj, "entity_id", st, 4) &&
+	    cJSON_AddNumberToObject(obj, "attempts",
+	    (double)sqlite3_column_int64(st, 5)) != NULL &&
+	    store_json_text(obj, "error", st, 6) &&
+	    store_json_ms(obj, "received_at", st, 7) &&
+	    store_json_ms(obj, "failed_at", st, 8);
+}
+
+enum cpb_err
+store_dead_json(struct store *store, int limit, char **json, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	cJSON *arr = NULL;
+	enum cpb_err err = CPB_OK;
+	int rc;
+
+	*json = NULL;
+	if (limit < 1 || limit > STORE_DEAD_MAX)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID,
+		    "store: dead letter limit must be 1 to %d", STORE_DEAD_MAX);
+	if ((err = store_stmt(store, SQL_DEAD_LIST, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((arr = cJSON_CreateArray()) == NULL) {
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((rc = sqlite3_bind_int(st, 1, limit)) == SQLITE_OK)
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if (!store_json_dead(arr, st)) {
+				err = cpb_seterr(errmsg, CPB_ERR_NOMEM,
+				    "store: out of memory");
+				goto out;
+			}
+	if (rc != SQLITE_DONE) {
+		err = store_dberr(store->db, rc, errmsg, "dead letters");
+		goto out;
+	}
+	if ((*json = cJSON_PrintUnformatted(arr)) == NULL)
+		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "store: out of memory");
+out:
+	store_release(st);
+	cJSON_Delete(arr);
+	return err;
+}
+
+enum cpb_err
+store_dead_count(struct store *store, long *count, char *errmsg)
+{
+	return store_count(store, SQL_DEAD_COUNT, count, "dead letter count",
+	    errmsg);
+}
+
+enum cpb_err
+store_dead_retry(struct store *store, int64_t id, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	bool owned;
+	int rc;
+
+	if ((err = store_tx_open(store, &owned, errmsg)) != CPB_OK)
+		return err;
+	if ((err = store_stmt(store, SQL_DEAD_REQUEUE, &st, errmsg)) != CPB_OK)
+		goto out;
+	rc = sqlite3_bind_int64(st, 1, id);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "dead letter retry",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "dead letter retry");
+	store_release(st);
+	/* The requeue found no row: the delete below names the id. */
+	if (err == CPB_OK)
+		err = store_delete_id(store, SQL_DEAD_DELETE, id, "dead letter",
+		    errmsg);
+out:
+	return store_tx_close(store, owned, err, errmsg);
+}
+
+enum cpb_err
+store_dead_drop(struct store *store, int64_t id, char *errmsg)
+{
+	return store_delete_id(store, SQL_DEAD_DELETE, id, "dead letter",
+	    errmsg);
+}
+
+/* -------------------------------------------------------------- counters */
+
+enum cpb_err
+store_counter_add(struct store *store, const char *name, long delta,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_check_text(errmsg, "counter name", name, true)) !=
+	    CPB_OK)
+		return err;
+	if (strlen(name) > STORE_COUNTER_NAME_MAX || delta < 0)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID, "store: counter "
+		    "names are at most %d bytes and counters only grow",
+		    STORE_COUNTER_NAME_MAX);
+	if ((err = store_stmt(store, SQL_CTR_ADD, &st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(st, 1, name);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, delta);
+	err = rc == SQLITE_OK ? store_step_done(store, st, "counter add",
+	    errmsg) : store_dberr(store->db, rc, errmsg, "counter add");
+	store_release(st);
+	return err;
+}
+
+struct store_ctr {
+	char	*name;
+	long	 value;
+};
+
+struct store_ctr_list {
+	struct store_ctr *v;
+	size_t		 n, cap;
+};
+
+static void
+store_ctr_list_free(struct store_ctr_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+}
+
+static enum cpb_err
+store_ctr_list_read(struct store *store, struct store_ctr_list *l,
+    char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	if ((err = store_stmt(store, SQL_CTR_ALL, &st, errmsg)) != CPB_OK)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((err = store_grow((void **)&l->v, l->n, &l->cap,
+		    sizeof(*l->v), errmsg)) != CPB_OK ||
+		    (err = store_col_dup(st, 0, &l->v[l->n].name, errmsg)) !=
+		    CPB_OK)
+			goto out;
+		l->v[l->n++].value = (long)sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE)
+		err = store_dberr(store->db, rc, errmsg, "counters");
+out:
+	store_release(st);
+	return err;
+}
+
+enum cpb_err
+store_counters_each(struct store *store, store_counter_cb cb, void *ctx,
+    char *errmsg)
+{
+	struct store_ctr_list l = { NULL, 0, 0 };
+	enum cpb_err err;
+	size_t i;
+
+	if ((err = store_ctr_list_read(store, &l, errmsg)) != CPB_OK)
+		goto out;
+	for (i = 0; i < l.n && err == CPB_OK; i++)
+		err = cb(l.v[i].name, l.v[i].value, ctx);
+out:
+	store_ctr_list_free(&l);
+	return err;
 }

@@ -10,7 +10,10 @@
  *   events     issue → calendar, href, ETag, content hash, SEQUENCE,
  *              Plane's updated_at, last error
  *   runs       one row per full sync: times, counts, status, errors
- *   meta       small key/value cache (calendar home, its age)
+ *   meta       small key/value cache (calendar home, its age, probes)
+ *   queue, deliveries, dead_letters, counters
+ *              the webhook queue, its dedupe memory, what failed too
+ *              often, and the metrics counters (see below)
  *
  * Ownership: the store owns its connection; structs filled by store_*_get
  * own their strings until the matching *_free.  Arguments are borrowed.
@@ -24,7 +27,7 @@
 #include "err.h"
 
 /* The schema this build writes; a newer database is refused on open. */
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 /* Caps on what callers hand us (bytes): any text field, a run's errors. */
 #define STORE_TEXT_MAX		(1024 * 1024)
 #define STORE_ERRORS_MAX	(4 * 1024 * 1024)
@@ -173,6 +176,25 @@ enum cpb_err store_sync_lock(const char *db_path, int *fd, char *errmsg);
 void store_sync_unlock(int fd);
 /* The same, for the one webhook drainer at a time ("<path>.drain.lock"). */
 enum cpb_err store_drain_lock(const char *db_path, int *fd, char *errmsg);
+/*
+ * Whether a full sync holds "<path>.lock" now (for health and status),
+ * without creating the file.  It probes with a shared non-blocking flock
+ * held for microseconds: a sync starting in exactly that window exits 75
+ * and cron runs it again, which is the price of a probe that needs no
+ * helper process.
+ */
+enum cpb_err store_sync_running(const char *db_path, bool *running,
+    char *errmsg);
+
+/* What health needs about runs, in one read (times in unix ms, 0: none). */
+struct store_run_stats {
+	long	 consecutive_failures;	/* failed or partial since the last ok */
+	int64_t	 last_ok_ended_ms;
+	int64_t	 newest_started_ms;
+	int64_t	 oldest_started_ms;
+};
+enum cpb_err store_run_stats(struct store *store, struct store_run_stats *out,
+    char *errmsg);
 
 /*
  * The webhook queue (schema version 2).  An accepted delivery is stored
@@ -185,7 +207,11 @@ enum cpb_err store_drain_lock(const char *db_path, int *fd, char *errmsg);
  * the entity (issue or project) of the oldest available item and returns
  * that entity's newest item (by data updated_at, then arrival), leasing
  * all of the entity's items; store_queue_done() removes every item of the
- * entity up to the one returned, so N deliveries end in one write.
+ * entity up to the one returned, so N deliveries end in one write.  An
+ * entity is (event, entity_id).  An entity with an unexpired lease is
+ * skipped, so a killed drainer's items wait out their lease.  A new
+ * delivery for an entity whose item waits for its retry makes the entity
+ * available at once: fresh data gets a fresh try.
  */
 #define STORE_DELIVERY_MEMORY_DAYS 7
 
@@ -200,9 +226,15 @@ struct store_queue_item {
 	int64_t	 received_at_ms;
 	long	 attempts;		/* failed applications so far */
 	char	*last_error;
+	long	 coalesced;		/* lease: older items of the entity
+					   that this one supersedes */
 };
 
-/* Store a delivery.  *duplicate is set (and nothing written) for a repeat. */
+/*
+ * Store a delivery (id, attempts, last_error and coalesced are ignored;
+ * received_at_ms 0 means now).  *duplicate is set (and nothing written)
+ * for a repeat.
+ */
 enum cpb_err store_queue_push(struct store *store,
     const struct store_queue_item *item, bool *duplicate, char *errmsg);
 /*
@@ -216,7 +248,9 @@ enum cpb_err store_queue_done(struct store *store,
     const struct store_queue_item *item, char *errmsg);
 /*
  * Failed: attempts+1 and retry after `retry_after_ms`; at max_attempts the
- * item moves to the dead letters (*dead set).
+ * item moves to the dead letters (*dead set).  The entity's older items
+ * are dropped either way: this one supersedes them.  CPB_ERR_NOT_FOUND
+ * when the item is gone (its lease expired and another drainer took it).
  */
 enum cpb_err store_queue_fail(struct store *store,
     const struct store_queue_item *item, const char *error, long max_attempts,
@@ -224,15 +258,26 @@ enum cpb_err store_queue_fail(struct store *store,
 enum cpb_err store_queue_depth(struct store *store, long *depth, char *errmsg);
 void store_queue_item_free(struct store_queue_item *item);
 
-/* Dead letters: list newest first as JSON, count, retry (back to the queue
- * with attempts 0), drop.  Unknown id → CPB_ERR_NOT_FOUND. */
+/*
+ * Dead letters: list newest first as JSON, count, retry (back to the queue
+ * with attempts 0), drop.  Unknown id → CPB_ERR_NOT_FOUND.  The list
+ * (limit 1 ..= STORE_DEAD_MAX) leaves the payloads out:
+ *   [{"id":3,"delivery":"…","event":"issue","action":"updated",
+ *     "entity_id":"…","attempts":5,"error":"…",
+ *     "received_at":"2024-05-01T12:00:00.250Z","failed_at":"…"}]
+ */
+#define STORE_DEAD_MAX		1000
 enum cpb_err store_dead_json(struct store *store, int limit, char **json,
     char *errmsg);
 enum cpb_err store_dead_count(struct store *store, long *count, char *errmsg);
 enum cpb_err store_dead_retry(struct store *store, int64_t id, char *errmsg);
 enum cpb_err store_dead_drop(struct store *store, int64_t id, char *errmsg);
 
-/* Monotonic counters for /api/v1/metrics ("webhooks_total{outcome=...}"). */
+/*
+ * Monotonic counters for /api/v1/metrics ("webhooks_total{outcome=...}"),
+ * walked in name order.  Names are at most STORE_COUNTER_NAME_MAX bytes.
+ */
+#define STORE_COUNTER_NAME_MAX	200
 enum cpb_err store_counter_add(struct store *store, const char *name,
     long delta, char *errmsg);
 typedef enum cpb_err (*store_counter_cb)(const char *name, long value,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -15,10 +16,12 @@
 #include "caldav.h"
 #include "config.h"
 #include "engine.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "plane.h"
 #include "store.h"
+#include "webhook.h"
 
 #define CPB_VERSION "0.1.0"
 
@@ -55,12 +58,15 @@ usage(FILE *out)
 "usage: calplanebot-sync [sync] [--dry-run] [--project ID] [--allow-mass-delete] [-v]\n"
 "       calplanebot-sync check\n"
 "       calplanebot-sync status\n"
+"       calplanebot-sync drain\n"
 "\n"
 "Mirror every Plane issue with a due date into CalDAV, one calendar per project.\n"
 "\n"
 "  sync                 full sync (the default): create, update and delete events\n"
 "  check                test configuration, Plane, CalDAV and the store (one line each)\n"
 "  status               the last runs as JSON\n"
+"  drain                apply the queued webhook deliveries (run from cron beside\n"
+"                       sync; also picks up what a killed responder left)\n"
 "\n"
 "  -n, --dry-run        say what would change, change nothing\n"
 "  -p, --project ID     only this Plane project\n"
@@ -77,7 +83,11 @@ usage(FILE *out)
 "  1   partial failure: some events or projects failed, see the log\n"
 "  2   configuration: a setting is missing or invalid, or credentials were refused\n"
 "  3   a service (Plane, CalDAV) or the store is unreachable\n"
-"  75  another sync is already running\n");
+"  75  another sync is already running\n"
+"\n"
+"drain exits 0 when every delivery was applied, 1 when some failed (they are\n"
+"retried later, or moved to the dead letters), 3 when the store is unusable,\n"
+"75 when another drainer is at work.\n");
 }
 
 static int
@@ -130,9 +140,10 @@ parse_options(int argc, char **argv, struct options *opts)
 	}
 	if (strcmp(opts->command, "sync") != 0 &&
 	    strcmp(opts->command, "check") != 0 &&
-	    strcmp(opts->command, "status") != 0) {
+	    strcmp(opts->command, "status") != 0 &&
+	    strcmp(opts->command, "drain") != 0) {
 		fprintf(stderr, "calplanebot-sync: unknown command '%s' "
-		    "(expected sync, check or status)\n", opts->command);
+		    "(expected sync, check, status or drain)\n", opts->command);
 		return -1;
 	}
 	return 0;
@@ -216,6 +227,48 @@ session_close(struct session *s)
 	config_free(s->cfg);
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reachability as the run saw it, for /api/v1/health, at no cost of a
+ * request of its own: a run that got to the end reached both services; a
+ * run stopped by a transport error marks the service at fault down (Plane
+ * client errors start with "Plane", anything else came from CalDAV) and
+ * leaves the other as last recorded.  The latency is the run's mean time
+ * per request over both services, local work and backoff included: an
+ * upper bound, which still shows a peer that takes seconds to answer.
+ */
+static void
+record_probes(struct session *s, enum cpb_err err, const char *errmsg,
+    int64_t run_ms)
+{
+	unsigned long requests = http_request_count(s->plane_http) +
+	    http_request_count(s->caldav_http);
+	long latency = requests > 0 ? (long)(run_ms / (int64_t)requests) : -1;
+	char ignored[CPB_ERRMSG_MAX];
+
+	if (err == CPB_OK) {
+		health_record_probe(s->store, "plane", true, latency, NULL,
+		    ignored);
+		health_record_probe(s->store, "caldav", true, latency, NULL,
+		    ignored);
+		return;
+	}
+	if (err != CPB_ERR_NETWORK && err != CPB_ERR_AUTH &&
+	    err != CPB_ERR_HTTP && err != CPB_ERR_RATE_LIMITED &&
+	    err != CPB_ERR_PARSE)
+		return;
+	health_record_probe(s->store, strncasecmp(errmsg, "plane", 5) == 0 ?
+	    "plane" : "caldav", false, latency, errmsg, ignored);
+}
+
 static int
 cmd_sync(struct session *s, const struct options *opts)
 {
@@ -223,6 +276,7 @@ cmd_sync(struct session *s, const struct options *opts)
 	char errmsg[CPB_ERRMSG_MAX] = "", counts[256], exitbuf[16];
 	const struct store_run_counts *c = &report.counts;
 	enum cpb_err err;
+	int64_t start;
 	int rc;
 
 	err = store_sync_lock(s->cfg->db_path, &s->lock_fd, errmsg);
@@ -230,7 +284,10 @@ cmd_sync(struct session *s, const struct options *opts)
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		return exit_for(err);
 	}
+	start = monotonic_ms();
 	err = engine_full_sync(s->engine, &opts->engine, &report, errmsg);
+	if (!opts->engine.dry_run)
+		record_probes(s, err, errmsg, monotonic_ms() - start);
 	snprintf(counts, sizeof(counts), "created=%ld updated=%ld deleted=%ld "
 	    "unchanged=%ld skipped=%ld failed=%ld", c->created, c->updated,
 	    c->deleted, c->unchanged, c->skipped, c->failed);
@@ -249,6 +306,27 @@ cmd_sync(struct session *s, const struct options *opts)
 	printf("%s%s\n", opts->engine.dry_run ? "dry run: " : "", counts);
 	engine_report_free(&report);
 	return rc;
+}
+
+static int
+cmd_drain(struct session *s)
+{
+	struct webhook_drain_report r;
+	char errmsg[CPB_ERRMSG_MAX] = "";
+	enum cpb_err err;
+
+	err = webhook_drain(s->cfg, s->store, s->engine, 0, &r, errmsg);
+	if (err == CPB_ERR_BUSY) {
+		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
+		return EXIT_RUNNING;
+	}
+	printf("applied=%ld failed=%ld dead=%ld coalesced=%ld\n", r.applied,
+	    r.failed, r.dead, r.coalesced);
+	if (err != CPB_OK) {
+		fprintf(stderr, "calplanebot-sync: drain stopped: %s\n", errmsg);
+		return exit_for(err);
+	}
+	return r.failed > 0 || r.dead > 0 ? EXIT_PARTIAL : EXIT_SYNCED;
 }
 
 static int
@@ -356,6 +434,8 @@ main(int argc, char **argv)
 		rc = cmd_status(&s);
 	else if (strcmp(opts.command, "check") == 0)
 		rc = cmd_check(&s);
+	else if (strcmp(opts.command, "drain") == 0)
+		rc = cmd_drain(&s);
 	else
 		rc = cmd_sync(&s, &opts);
 	session_close(&s);

@@ -181,7 +181,8 @@ Test(store, open_twice_migrates_once)
 	raw_text(p, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 	    "sqlite_master WHERE type = 'table' ORDER BY name)", names,
 	    sizeof(names));
-	cr_assert_str_eq(names, "calendars,events,meta,runs,sqlite_sequence");
+	cr_assert_str_eq(names, "calendars,counters,dead_letters,deliveries,"
+	    "events,meta,queue,runs,sqlite_sequence");
 	raw_text(p, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 	    "sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND "
 	    "sql IS NOT NULL ORDER BY name)", names, sizeof(names));
@@ -1091,4 +1092,649 @@ Test(store, sync_lock_in_one_process)
 	store_sync_unlock(-1);
 	cr_assert_eq(store_sync_lock("", &fd1, msg), CPB_ERR_INVALID);
 	cr_assert_eq(fd1, -1);
+}
+
+/* ----------------------------------------------------- migration 1 → 2 */
+
+/* The schema version 1 wrote, verbatim (commit 2148bc3). */
+static const char v1_schema[] =
+	"CREATE TABLE calendars ("
+	"  project_id  TEXT PRIMARY KEY NOT NULL,"
+	"  url         TEXT NOT NULL UNIQUE,"
+	"  displayname TEXT,"
+	"  project_name       TEXT,"
+	"  project_identifier TEXT,"
+	"  updated_at  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE events ("
+	"  issue_id      TEXT PRIMARY KEY NOT NULL,"
+	"  project_id    TEXT NOT NULL,"
+	"  calendar_url  TEXT,"
+	"  href          TEXT,"
+	"  etag          TEXT,"
+	"  hash          TEXT NOT NULL DEFAULT '',"
+	"  sequence      INTEGER NOT NULL DEFAULT 0 CHECK (sequence >= 0),"
+	"  updated_at_us INTEGER NOT NULL DEFAULT 0,"
+	"  last_error    TEXT,"
+	"  failures      INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),"
+	"  written_at    INTEGER"
+	");"
+	"CREATE INDEX events_calendar_url ON events (calendar_url);"
+	"CREATE INDEX events_project_id ON events (project_id);"
+	"CREATE TABLE runs ("
+	"  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind       TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  ended_at   INTEGER,"
+	"  status     TEXT NOT NULL DEFAULT 'running' CHECK (status IN"
+	"               ('running', 'ok', 'partial', 'failed')),"
+	"  created    INTEGER NOT NULL DEFAULT 0,"
+	"  updated    INTEGER NOT NULL DEFAULT 0,"
+	"  deleted    INTEGER NOT NULL DEFAULT 0,"
+	"  unchanged  INTEGER NOT NULL DEFAULT 0,"
+	"  skipped    INTEGER NOT NULL DEFAULT 0,"
+	"  failed     INTEGER NOT NULL DEFAULT 0,"
+	"  errors     TEXT NOT NULL DEFAULT '[]'"
+	");"
+	"CREATE TABLE meta ("
+	"  key    TEXT PRIMARY KEY NOT NULL,"
+	"  value  TEXT NOT NULL,"
+	"  set_at INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 1;";
+
+Test(store, migrates_version_1_keeping_its_data)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX], names[256];
+	struct store *s;
+	struct store_event ev;
+	struct store_queue_item in = { .delivery = "d1", .event = "issue",
+	    .action = "updated", .entity_id = "i9", .payload = "{}" };
+	bool dup = true;
+	long depth = -1;
+
+	tpath(p, sizeof(p), "v1.db");
+	raw_exec(p, v1_schema);
+	raw_exec(p, "INSERT INTO events (issue_id, project_id, href, hash)"
+	    " VALUES ('i1', 'p1', 'https://x/1/a.ics', 'h');"
+	    "INSERT INTO runs (kind, started_at, status) VALUES ('full', 5,"
+	    " 'ok')");
+	cr_assert_eq(raw_int(p, "PRAGMA user_version"), 1);
+
+	s = open_ok(p);
+	cr_assert_eq(raw_int(p, "PRAGMA user_version"), 2);
+	cr_assert_eq(store_event_get(s, "i1", &ev, msg), CPB_OK, "%s", msg);
+	cr_assert_str_eq(ev.href, "https://x/1/a.ics");
+	store_event_free(&ev);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(store_queue_push(s, &in, &dup, msg), CPB_OK, "%s", msg);
+	cr_assert_not(dup);
+	cr_assert_eq(store_queue_depth(s, &depth, msg), CPB_OK);
+	cr_assert_eq(depth, 1);
+	store_close(s);
+	raw_text(p, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+	    "sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+	    "ORDER BY name)", names, sizeof(names));
+	cr_assert_str_eq(names, "deliveries_seen_at,events_calendar_url,"
+	    "events_project_id,queue_entity");
+}
+
+Test(store, failed_migration_keeps_version_1)
+{
+	char p[TP], want[CPB_ERRMSG_MAX];
+
+	tpath(p, sizeof(p), "v1.db");
+	raw_exec(p, v1_schema);
+	/* A table in the way of step 2: the step fails and rolls back. */
+	raw_exec(p, "CREATE TABLE counters (x INTEGER)");
+	snprintf(want, sizeof(want), "store: %s: migration to schema version "
+	    "2 failed: table queue already exists", p);
+	raw_exec(p, "CREATE TABLE queue (x INTEGER)");
+	open_fails(p, CPB_ERR_IO, want);
+	cr_assert_eq(raw_int(p, "PRAGMA user_version"), 1);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'deliveries'"), 0);
+}
+
+/* ----------------------------------------------------------------- queue */
+
+static struct store_queue_item
+qitem(const char *delivery, const char *event, const char *entity,
+    int64_t updated_at_us)
+{
+	return (struct store_queue_item){ .delivery = (char *)delivery,
+	    .event = (char *)event, .action = (char *)"updated",
+	    .entity_id = (char *)entity, .payload = (char *)delivery,
+	    .updated_at_us = updated_at_us };
+}
+
+static void
+push_ok(struct store *s, struct store_queue_item it)
+{
+	char msg[CPB_ERRMSG_MAX] = "";
+	bool dup = true;
+
+	cr_assert_eq(store_queue_push(s, &it, &dup, msg), CPB_OK, "%s", msg);
+	cr_assert_not(dup, "%s pushed as a duplicate", it.delivery);
+}
+
+static long
+depth_of(struct store *s)
+{
+	char msg[CPB_ERRMSG_MAX];
+	long d = -1;
+
+	cr_assert_eq(store_queue_depth(s, &d, msg), CPB_OK, "%s", msg);
+	return d;
+}
+
+Test(store, queue_push_lease_done_round_trip)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item in = qitem("d-1", "issue", "i1", 1700000000123456);
+	struct store_queue_item out;
+	long long t0 = (long long)time(NULL) * 1000;
+
+	in.action = "created";
+	in.payload = "{\"event\":\"issue\"}";
+	push_ok(s, in);
+	cr_assert_eq(depth_of(s), 1);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(out.id, 1);
+	cr_assert_str_eq(out.delivery, "d-1");
+	cr_assert_str_eq(out.event, "issue");
+	cr_assert_str_eq(out.action, "created");
+	cr_assert_str_eq(out.entity_id, "i1");
+	cr_assert_str_eq(out.payload, "{\"event\":\"issue\"}");
+	cr_assert_eq(out.updated_at_us, 1700000000123456);
+	cr_assert_geq(out.received_at_ms, t0);
+	cr_assert_eq(out.attempts, 0);
+	cr_assert_null(out.last_error);
+	cr_assert_eq(out.coalesced, 0);
+	cr_assert_geq(raw_int(p, "SELECT lease_until FROM queue"), t0 + 60000);
+
+	/* Leased: nothing else to do, but still in the queue. */
+	{
+		struct store_queue_item none;
+
+		cr_assert_eq(store_queue_lease(s, 60, &none, msg),
+		    CPB_ERR_NOT_FOUND);
+		cr_assert_str_eq(msg, "store: nothing to do in the queue");
+		cr_assert_null(none.delivery);
+	}
+	cr_assert_eq(depth_of(s), 1);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(depth_of(s), 0);
+	store_queue_item_free(&out);
+	cr_assert_null(out.delivery);
+	store_queue_item_free(NULL);
+	store_close(s);
+}
+
+Test(store, queue_duplicate_is_remembered_after_done)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item in = qitem("same", "issue", "i1", 1);
+	struct store_queue_item out;
+	bool dup = false;
+
+	push_ok(s, in);
+	/* Queued, not yet applied. */
+	cr_assert_eq(store_queue_push(s, &in, &dup, msg), CPB_OK);
+	cr_assert(dup);
+	cr_assert_eq(depth_of(s), 1);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK);
+	store_queue_item_free(&out);
+	/* Applied: still a repeat. */
+	dup = false;
+	cr_assert_eq(store_queue_push(s, &in, &dup, msg), CPB_OK);
+	cr_assert(dup);
+	cr_assert_eq(depth_of(s), 0);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM deliveries"), 1);
+	store_close(s);
+}
+
+Test(store, queue_delivery_memory_is_pruned)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item a = qitem("old", "issue", "i1", 1);
+	struct store_queue_item out;
+	long long now = (long long)time(NULL) * 1000;
+	char sql[256];
+	bool dup = true;
+
+	push_ok(s, a);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK);
+	store_queue_item_free(&out);
+	/* Seen 8 days ago: past the memory. */
+	snprintf(sql, sizeof(sql), "UPDATE deliveries SET seen_at = %lld",
+	    now - 8LL * 86400 * 1000);
+	raw_exec(p, sql);
+	raw_exec(p, "INSERT INTO deliveries VALUES ('ancient', 0)");
+	cr_assert_eq(store_queue_push(s, &a, &dup, msg), CPB_OK);
+	cr_assert_not(dup, "a delivery past the memory is new again");
+	/* The push pruned the ancient one and re-remembered "old". */
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM deliveries"), 1);
+	cr_assert_geq(raw_int(p, "SELECT seen_at FROM deliveries"), now);
+	store_close(s);
+}
+
+Test(store, queue_coalesces_one_entity_newest_wins)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out;
+
+	/* Three field deliveries for i1, one for i2 between them, and a
+	 * stale i1 delivery that arrives last with the oldest data. */
+	push_ok(s, qitem("a", "issue", "i1", 100));
+	push_ok(s, qitem("b", "issue", "i2", 500));
+	push_ok(s, qitem("c", "issue", "i1", 300));
+	push_ok(s, qitem("d", "issue", "i1", 300));
+	push_ok(s, qitem("e", "issue", "i1", 50));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	/* i1 first (its oldest item is the oldest); newest data, and of
+	 * equal data the later arrival. */
+	cr_assert_str_eq(out.delivery, "d");
+	cr_assert_eq(out.coalesced, 3);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM queue WHERE "
+	    "lease_until > 0"), 4);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK);
+	store_queue_item_free(&out);
+	cr_assert_eq(depth_of(s), 1);
+
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "b");
+	cr_assert_eq(out.coalesced, 0);
+	store_queue_item_free(&out);
+	store_close(s);
+}
+
+Test(store, queue_entity_is_event_and_id)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out;
+
+	push_ok(s, qitem("a", "issue", "x1", 1));
+	push_ok(s, qitem("b", "project", "x1", 2));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "a");
+	cr_assert_eq(out.coalesced, 0);
+	store_queue_item_free(&out);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "b");
+	store_queue_item_free(&out);
+	store_close(s);
+}
+
+Test(store, queue_done_keeps_what_arrived_during_the_lease)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out, next;
+
+	push_ok(s, qitem("a", "issue", "i1", 100));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	/* While applying: newer data, and a stale repeat of older data. */
+	push_ok(s, qitem("newer", "issue", "i1", 200));
+	push_ok(s, qitem("stale", "issue", "i1", 90));
+	/* The entity is held: neither is leased meanwhile. */
+	cr_assert_eq(store_queue_lease(s, 60, &next, msg), CPB_ERR_NOT_FOUND);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK);
+	store_queue_item_free(&out);
+	cr_assert_eq(depth_of(s), 1);
+	cr_assert_eq(store_queue_lease(s, 60, &next, msg), CPB_OK);
+	cr_assert_str_eq(next.delivery, "newer");
+	store_queue_item_free(&next);
+	store_close(s);
+}
+
+Test(store, queue_expired_lease_is_taken_again)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out, again;
+
+	push_ok(s, qitem("a", "issue", "i1", 1));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	/* The drainer died; its lease ran out. */
+	raw_exec(p, "UPDATE queue SET lease_until = 1");
+	cr_assert_eq(store_queue_lease(s, 60, &again, msg), CPB_OK);
+	cr_assert_eq(again.id, out.id);
+	store_queue_item_free(&out);
+	store_queue_item_free(&again);
+	cr_assert_eq(store_queue_lease(s, 0, &again, msg), CPB_ERR_NOT_FOUND);
+	cr_assert_eq(store_queue_lease(s, -1, &again, msg), CPB_ERR_INVALID);
+	cr_assert_eq(store_queue_lease(s, 86401, &again, msg),
+	    CPB_ERR_INVALID);
+	store_close(s);
+}
+
+Test(store, queue_fail_backs_off_then_buries)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX], text[128];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out, none;
+	long long t0 = (long long)time(NULL) * 1000;
+	bool dead = true;
+	long n = -1;
+
+	push_ok(s, qitem("a", "issue", "i1", 10));
+	push_ok(s, qitem("b", "issue", "i1", 20));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "b");
+	cr_assert_eq(store_queue_fail(s, &out, "CalDAV: HTTP 500", 3, 60000,
+	    &dead, msg), CPB_OK, "%s", msg);
+	cr_assert_not(dead);
+	store_queue_item_free(&out);
+	/* The superseded "a" is gone; "b" waits for its retry, unleased. */
+	cr_assert_eq(depth_of(s), 1);
+	cr_assert_eq(raw_int(p, "SELECT attempts FROM queue"), 1);
+	cr_assert_eq(raw_int(p, "SELECT lease_until FROM queue"), 0);
+	cr_assert_geq(raw_int(p, "SELECT retry_at FROM queue"), t0 + 60000);
+	raw_text(p, "SELECT last_error FROM queue", text, sizeof(text));
+	cr_assert_str_eq(text, "CalDAV: HTTP 500");
+	cr_assert_eq(store_queue_lease(s, 60, &none, msg), CPB_ERR_NOT_FOUND);
+
+	/* Retry time come: attempts 2, then 3 = max: dead. */
+	raw_exec(p, "UPDATE queue SET retry_at = 0");
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(out.attempts, 1);
+	cr_assert_str_eq(out.last_error, "CalDAV: HTTP 500");
+	cr_assert_eq(store_queue_fail(s, &out, "again", 3, 0, &dead, msg),
+	    CPB_OK);
+	cr_assert_not(dead);
+	store_queue_item_free(&out);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(out.attempts, 2);
+	cr_assert_eq(store_queue_fail(s, &out, "third", 3, 0, &dead, msg),
+	    CPB_OK);
+	cr_assert(dead);
+	cr_assert_eq(depth_of(s), 0);
+	cr_assert_eq(store_dead_count(s, &n, msg), CPB_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(raw_int(p, "SELECT attempts FROM dead_letters"), 3);
+	raw_text(p, "SELECT payload FROM dead_letters", text, sizeof(text));
+	cr_assert_str_eq(text, "b");
+	/* Gone from the queue: a second fail finds nothing. */
+	cr_assert_eq(store_queue_fail(s, &out, "x", 3, 0, &dead, msg),
+	    CPB_ERR_NOT_FOUND);
+	cr_assert_not(dead);
+	cr_assert_str_eq(msg, "store: no queue item 2");
+	store_queue_item_free(&out);
+	store_close(s);
+}
+
+Test(store, queue_new_delivery_overtakes_a_retry_wait)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out;
+	bool dead;
+
+	push_ok(s, qitem("a", "issue", "i1", 10));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(store_queue_fail(s, &out, "down", 5, 3600000, &dead,
+	    msg), CPB_OK);
+	store_queue_item_free(&out);
+	push_ok(s, qitem("b", "issue", "i1", 20));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "b");
+	cr_assert_eq(out.coalesced, 1);
+	cr_assert_eq(out.attempts, 0);
+	cr_assert_eq(store_queue_done(s, &out, msg), CPB_OK);
+	store_queue_item_free(&out);
+	cr_assert_eq(depth_of(s), 0);
+	store_close(s);
+}
+
+Test(store, queue_invalid_arguments)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item it = qitem("a", "issue", "i1", 1);
+	bool dup = true, dead = true;
+	char *big = repeat('x', STORE_TEXT_MAX + 1);
+
+	it.delivery = NULL;
+	cr_assert_eq(store_queue_push(s, &it, &dup, msg), CPB_ERR_INVALID);
+	cr_assert_str_eq(msg, "store: delivery missing");
+	cr_assert_not(dup);
+	it = qitem("a", "issue", "", 1);
+	cr_assert_eq(store_queue_push(s, &it, &dup, msg), CPB_ERR_INVALID);
+	cr_assert_str_eq(msg, "store: entity_id empty");
+	it = qitem("a", "issue", "i1", 1);
+	it.payload = big;
+	cr_assert_eq(store_queue_push(s, &it, &dup, msg), CPB_ERR_TOO_LARGE);
+	cr_assert_eq(depth_of(s), 0);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM deliveries"), 0);
+	it = qitem("a", "issue", "i1", 1);
+	cr_assert_eq(store_queue_fail(s, &it, NULL, 3, 0, &dead, msg),
+	    CPB_ERR_INVALID);
+	cr_assert_eq(store_queue_fail(s, &it, "e", 0, 0, &dead, msg),
+	    CPB_ERR_INVALID);
+	cr_assert_eq(store_queue_fail(s, &it, "e", 3, -1, &dead, msg),
+	    CPB_ERR_INVALID);
+	cr_assert_not(dead);
+	free(big);
+	store_close(s);
+}
+
+Test(store, queue_push_inside_a_batch_rolls_back_with_it)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+
+	cr_assert_eq(store_begin(s, msg), CPB_OK);
+	push_ok(s, qitem("a", "issue", "i1", 1));
+	cr_assert_eq(depth_of(s), 1);
+	store_rollback(s);
+	cr_assert_eq(depth_of(s), 0);
+	cr_assert_eq(raw_int(p, "SELECT count(*) FROM deliveries"), 0);
+	store_close(s);
+}
+
+/* ---------------------------------------------------------- dead letters */
+
+/* Push, lease and fail at once (max 1): one dead letter. */
+static void
+bury(struct store *s, const char *delivery, const char *entity,
+    const char *error)
+{
+	char msg[CPB_ERRMSG_MAX];
+	struct store_queue_item out;
+	bool dead = false;
+
+	push_ok(s, qitem(delivery, "issue", entity, 1));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_eq(store_queue_fail(s, &out, error, 1, 0, &dead, msg),
+	    CPB_OK);
+	cr_assert(dead);
+	store_queue_item_free(&out);
+}
+
+Test(store, dead_letters_json_retry_drop)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out;
+	char *json = NULL;
+	long n = -1;
+
+	cr_assert_eq(store_dead_json(s, 5, &json, msg), CPB_OK);
+	cr_assert_str_eq(json, "[]");
+	free(json);
+	bury(s, "d1", "i1", "HTTP 500");
+	bury(s, "d2", "i2", "say \"no\"");
+	raw_exec(p, "UPDATE dead_letters SET received_at = 1714564800250,"
+	    " failed_at = 1714564801000");
+	cr_assert_eq(store_dead_json(s, 5, &json, msg), CPB_OK, "%s", msg);
+	cr_assert_str_eq(json, "["
+	    "{\"id\":2,\"delivery\":\"d2\",\"event\":\"issue\","
+	    "\"action\":\"updated\",\"entity_id\":\"i2\",\"attempts\":1,"
+	    "\"error\":\"say \\\"no\\\"\","
+	    "\"received_at\":\"2024-05-01T12:00:00.250Z\","
+	    "\"failed_at\":\"2024-05-01T12:00:01.000Z\"},"
+	    "{\"id\":1,\"delivery\":\"d1\",\"event\":\"issue\","
+	    "\"action\":\"updated\",\"entity_id\":\"i1\",\"attempts\":1,"
+	    "\"error\":\"HTTP 500\","
+	    "\"received_at\":\"2024-05-01T12:00:00.250Z\","
+	    "\"failed_at\":\"2024-05-01T12:00:01.000Z\"}]");
+	free(json);
+	cr_assert_eq(store_dead_json(s, 1, &json, msg), CPB_OK);
+	cr_assert(strncmp(json, "[{\"id\":2,", 9) == 0, "%s", json);
+	cr_assert_null(strstr(json, "\"id\":1"));
+	free(json);
+	cr_assert_eq(store_dead_json(s, 0, &json, msg), CPB_ERR_INVALID);
+	cr_assert_eq(store_dead_json(s, STORE_DEAD_MAX + 1, &json, msg),
+	    CPB_ERR_INVALID);
+	cr_assert_str_eq(msg, "store: dead letter limit must be 1 to 1000");
+	cr_assert_null(json);
+
+	/* Retry: back in the queue with attempts 0, gone from the dead. */
+	cr_assert_eq(store_dead_retry(s, 1, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_dead_count(s, &n, msg), CPB_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK);
+	cr_assert_str_eq(out.delivery, "d1");
+	cr_assert_eq(out.attempts, 0);
+	cr_assert_str_eq(out.payload, "d1");
+	store_queue_item_free(&out);
+
+	cr_assert_eq(store_dead_retry(s, 1, msg), CPB_ERR_NOT_FOUND);
+	cr_assert_str_eq(msg, "store: no dead letter 1");
+	cr_assert_eq(store_dead_drop(s, 2, msg), CPB_OK);
+	cr_assert_eq(store_dead_drop(s, 2, msg), CPB_ERR_NOT_FOUND);
+	cr_assert_eq(store_dead_count(s, &n, msg), CPB_OK);
+	cr_assert_eq(n, 0);
+	store_close(s);
+}
+
+/* -------------------------------------------------------------- counters */
+
+struct ctr_seen {
+	char	 text[512];
+};
+
+static enum cpb_err
+collect_counter(const char *name, long value, void *ctx)
+{
+	struct ctr_seen *cs = ctx;
+	size_t len = strlen(cs->text);
+
+	snprintf(cs->text + len, sizeof(cs->text) - len, "%s=%ld;", name,
+	    value);
+	return CPB_OK;
+}
+
+static enum cpb_err
+stop_counter(const char *name, long value, void *ctx)
+{
+	(void)name; (void)value; (void)ctx;
+	return CPB_ERR_CONFLICT;
+}
+
+Test(store, counters_add_and_walk_in_name_order)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct ctr_seen cs = { "" };
+	char *long_name = repeat('a', STORE_COUNTER_NAME_MAX + 1);
+
+	cr_assert_eq(store_counter_add(s, "webhooks_total{outcome=\"queued\"}",
+	    1, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_counter_add(s, "webhooks_total{outcome=\"queued\"}",
+	    2, msg), CPB_OK);
+	cr_assert_eq(store_counter_add(s, "drain_total{result=\"dead\"}", 0,
+	    msg), CPB_OK);
+	cr_assert_eq(store_counters_each(s, collect_counter, &cs, msg), CPB_OK);
+	cr_assert_str_eq(cs.text, "drain_total{result=\"dead\"}=0;"
+	    "webhooks_total{outcome=\"queued\"}=3;");
+	cr_assert_eq(store_counters_each(s, stop_counter, &cs, msg),
+	    CPB_ERR_CONFLICT);
+	cr_assert_eq(store_counter_add(s, "x", -1, msg), CPB_ERR_INVALID);
+	cr_assert_eq(store_counter_add(s, long_name, 1, msg), CPB_ERR_INVALID);
+	cr_assert_eq(store_counter_add(s, "", 1, msg), CPB_ERR_INVALID);
+	free(long_name);
+	store_close(s);
+}
+
+/* ------------------------------------------------------ run stats, locks */
+
+Test(store, run_stats)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_run_stats st;
+	int64_t id;
+	int i;
+	static const enum store_run_status seq[] = { STORE_RUN_FAILED,
+	    STORE_RUN_OK, STORE_RUN_PARTIAL, STORE_RUN_FAILED,
+	    STORE_RUN_FAILED };
+
+	cr_assert_eq(store_run_stats(s, &st, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(st.consecutive_failures, 0);
+	cr_assert_eq(st.last_ok_ended_ms, 0);
+	cr_assert_eq(st.newest_started_ms, 0);
+	cr_assert_eq(st.oldest_started_ms, 0);
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(store_run_begin(s, "full", &id, msg), CPB_OK);
+		cr_assert_eq(store_run_finish(s, id, seq[i], NULL, NULL, msg),
+		    CPB_OK);
+	}
+	/* A run still going counts neither way. */
+	cr_assert_eq(store_run_begin(s, "full", &id, msg), CPB_OK);
+	raw_exec(p, "UPDATE runs SET started_at = id * 1000,"
+	    " ended_at = id * 1000 + 500 WHERE ended_at IS NOT NULL;"
+	    "UPDATE runs SET started_at = 9000 WHERE ended_at IS NULL");
+	cr_assert_eq(store_run_stats(s, &st, msg), CPB_OK);
+	cr_assert_eq(st.consecutive_failures, 3);
+	cr_assert_eq(st.last_ok_ended_ms, 2500);
+	cr_assert_eq(st.newest_started_ms, 9000);
+	cr_assert_eq(st.oldest_started_ms, 1000);
+	store_close(s);
+}
+
+Test(store, drain_lock_and_sync_running)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX], want[600];
+	int fd1 = -1, fd2 = -1, sfd = -1;
+	bool running = true;
+
+	tpath(p, sizeof(p), "state.db");
+	/* No lock file yet: not running, and none created. */
+	cr_assert_eq(store_sync_running(p, &running, msg), CPB_OK, "%s", msg);
+	cr_assert_not(running);
+	cr_assert_eq(access(tpath(want, sizeof(want), "state.db.lock"), F_OK),
+	    -1);
+
+	cr_assert_eq(store_drain_lock(p, &fd1, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_drain_lock(p, &fd2, msg), CPB_ERR_BUSY);
+	cr_assert_eq(fd2, -1);
+	snprintf(want, sizeof(want), "store: another drainer is running "
+	    "(%s.drain.lock is locked)", p);
+	cr_assert_str_eq(msg, want);
+	/* Independent of the sync lock. */
+	cr_assert_eq(store_sync_running(p, &running, msg), CPB_OK);
+	cr_assert_not(running);
+	cr_assert_eq(store_sync_lock(p, &sfd, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_sync_running(p, &running, msg), CPB_OK);
+	cr_assert(running);
+	store_sync_unlock(sfd);
+	cr_assert_eq(store_sync_running(p, &running, msg), CPB_OK);
+	cr_assert_not(running);
+	/* The probe left the lock free for the next sync. */
+	cr_assert_eq(store_sync_lock(p, &sfd, msg), CPB_OK, "%s", msg);
+	store_sync_unlock(sfd);
+	store_sync_unlock(fd1);
+	cr_assert_eq(store_drain_lock(p, &fd2, msg), CPB_OK);
+	store_sync_unlock(fd2);
+	cr_assert_eq(store_drain_lock("", &fd2, msg), CPB_ERR_INVALID);
+	cr_assert_eq(store_sync_running("", &running, msg), CPB_ERR_INVALID);
 }
