@@ -723,6 +723,15 @@ engine_sync_issue(struct engine *eng, const struct plane_issue *issue,
 	enum cpb_err err = CPB_OK;
 
 	*op = ENGINE_OP_SKIP;
+	/*
+	 * Last write wins by Plane's updated_at: a listing taken before a
+	 * webhook was applied must not put the older data back.
+	 */
+	if (stored != NULL && stored->href != NULL && issue->updated_at_us != 0 &&
+	    stored->updated_at_us > issue->updated_at_us) {
+		*op = ENGINE_OP_UNCHANGED;
+		return CPB_OK;
+	}
 	if ((uid = ical_uid(issue->id)) == NULL) {
 		err = cpb_seterr(errmsg, CPB_ERR_NOMEM, "out of memory");
 		goto out;
@@ -927,8 +936,86 @@ struct sync_ctx {
 	struct engine	*eng;
 	const struct engine_opts *opts;
 	struct engine_report *report;
+	char		**seen;		/* project ids Plane listed, in order */
+	size_t		 n_seen, cap_seen;
+	bool		 out_of_memory;
 	char		 errmsg[CPB_ERRMSG_MAX];
 };
+
+static void
+sync_ctx_saw(struct sync_ctx *sc, const char *project_id)
+{
+	char *id;
+
+	if (sc->n_seen == sc->cap_seen) {
+		size_t cap = sc->cap_seen ? sc->cap_seen * 2 : 16;
+		char **grown = realloc(sc->seen, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			sc->out_of_memory = true;
+			return;
+		}
+		sc->seen = grown;
+		sc->cap_seen = cap;
+	}
+	if ((id = strdup(project_id)) == NULL) {
+		sc->out_of_memory = true;
+		return;
+	}
+	sc->seen[sc->n_seen++] = id;
+}
+
+static bool
+sync_ctx_has_seen(const struct sync_ctx *sc, const char *project_id)
+{
+	size_t i;
+
+	for (i = 0; i < sc->n_seen; i++)
+		if (strcmp(sc->seen[i], project_id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A calendar whose project Plane no longer lists (deleted, archived, or
+ * our access removed): removing all its events is a mass delete, so it
+ * needs --allow-mass-delete like any other.
+ */
+static enum cpb_err
+engine_vanished_project(const struct store_calendar *cal, void *arg)
+{
+	struct sync_ctx *sc = arg;
+	char errmsg[CPB_ERRMSG_MAX] = "";
+	long events = 0;
+	enum cpb_err err;
+
+	if (sync_ctx_has_seen(sc, cal->project_id))
+		return CPB_OK;
+	if (store_event_count_for_calendar(sc->eng->store, cal->url, &events,
+	    errmsg) != CPB_OK || events == 0)
+		return CPB_OK;
+	if (!sc->opts->allow_mass_delete) {
+		sc->report->deletions_refused += events;
+		report_error(sc->report, "project %s is no longer in Plane: "
+		    "refusing to delete its %ld events; run with "
+		    "--allow-mass-delete if this is intended", cal->project_id,
+		    events);
+		return CPB_OK;
+	}
+	log_kv(LOG_INFO, "op", "delete_project", "project", cal->project_id,
+	    "calendar", cal->url, "dry_run", sc->opts->dry_run ? "1" : "0", NULL);
+	if (sc->opts->dry_run) {
+		sc->report->counts.deleted += events;
+		return CPB_OK;
+	}
+	err = engine_delete_project(sc->eng, cal->project_id, errmsg);
+	if (err != CPB_OK) {
+		report_error(sc->report, "project %s: %s", cal->project_id, errmsg);
+		sc->report->counts.failed++;
+	} else
+		sc->report->counts.deleted += events;
+	return engine_fatal(err) ? err : CPB_OK;
+}
 
 static enum cpb_err
 engine_sync_project(const struct plane_project *project, void *arg)
@@ -942,6 +1029,7 @@ engine_sync_project(const struct plane_project *project, void *arg)
 
 	if (sc->opts->only_project && !str_eq(sc->opts->only_project, project->id))
 		return CPB_OK;
+	sync_ctx_saw(sc, project->id);
 	sc->report->projects++;
 	if ((err = engine_ensure_calendar(sc->eng, project, sc->opts->dry_run,
 	    &run.calendar_url, errmsg)) != CPB_OK)
@@ -1016,6 +1104,13 @@ engine_full_sync(struct engine *eng, const struct engine_opts *opts,
 		if (err != CPB_OK && sc.errmsg[0] != '\0')
 			snprintf(errmsg, CPB_ERRMSG_MAX, "%s", sc.errmsg);
 	}
+	/* Only a complete project listing can tell that a project is gone. */
+	if (err == CPB_OK && opts->only_project == NULL && !sc.out_of_memory)
+		err = store_calendars_each(eng->store, engine_vanished_project,
+		    &sc, errmsg);
+	for (size_t i = 0; i < sc.n_seen; i++)
+		free(sc.seen[i]);
+	free(sc.seen);
 	if (err != CPB_OK)
 		report_error(report, "sync stopped: %s", errmsg);
 	if (opts->dry_run)

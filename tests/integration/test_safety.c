@@ -356,3 +356,19 @@ Test(safety, event_edited_in_a_calendar_client_is_put_back)
 	h_events_free(ev, n);
 	expect_run(0, NULL, "unchanged=11", NULL);
 }
+
+Test(safety, deleted_project_keeps_its_events_until_allowed)
+{
+	static const char *const allow[] = { "--allow-mass-delete", NULL };
+	bool found;
+
+	expect_run(0, NULL, "created=11", NULL);
+	sim_ok("DELETE", "/_sim/projects/" WEB_PROJECT, NULL);
+	expect_run(1, NULL, "deleted=0", "refusing to delete its 4 events");
+	cr_expect_eq(count_events(UID(WEB_1), &found), 11);
+	cr_expect(found);
+	expect_run(0, allow, "deleted=4", NULL);
+	cr_expect_eq(count_events(UID(WEB_1), &found), 7);
+	cr_expect(!found);
+	expect_run(0, NULL, "unchanged=7", NULL);
+}
