@@ -3,13 +3,20 @@
 #
 # Starts a real Radicale CalDAV server and the Plane simulator with a sample
 # workspace (three projects), runs calplanebot-sync against them, shows the
-# calendars it made, changes an issue in "Plane", syncs again, and tells you
-# how to look at the calendars yourself.  Everything listens on 127.0.0.1
-# only and is stopped when the demo ends.
+# calendars it made, then starts the web half exactly as `make run` does
+# (nginx over TLS with a self-signed certificate, the spawn-fcgi pool), has
+# "Plane" send a signed webhook through it, shows the change arrive in the
+# calendar, and prints the status page and API URLs.  Everything listens on
+# 127.0.0.1 only and is stopped when the demo ends.
+#
+#   HTTPS_PORT (default 8443, or a free port if that is taken), POOL_SIZE,
+#   BINDIR (default ./bin)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin="$top/bin/calplanebot-sync"
+bindir=${BINDIR:-$top/bin}
+[[ $bindir == /* ]] || bindir=$top/$bindir
+bin="$bindir/calplanebot-sync"
 demo=$(mktemp -d /tmp/calplanebot-demo.XXXXXX)
 chmod 0711 "$demo"
 sim_pid=""
@@ -17,6 +24,7 @@ sim_pid=""
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 stop_all() {
+	RUN_DIR="$demo/run" "$top/nginx/run.sh" stop >/dev/null 2>&1 || true
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
 	"$top/tests/servers/caldav-server.sh" stop "$demo/radicale" >/dev/null 2>&1 || true
 	rm -rf "$demo"
@@ -34,6 +42,10 @@ for _ in $(seq 100); do [ -s "$demo/sim.port" ] && break; sleep 0.1; done
 sim_url="http://127.0.0.1:$(cat "$demo/sim.port")"
 token=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_token"])' \
 	"$top/tests/sim/sample_workspace.json")
+# The webhook secret Plane shows when the webhook is made (the sample's).
+wh_secret=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["webhook"]["secret"])' \
+	"$top/tests/sim/sample_workspace.json")
+admin_token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 echo "CalDAV server: $CALDAV_URL (user $CALDAV_USERNAME)"
 echo "Plane (simulated): $sim_url, workspace 'acme', 3 projects, 18 issues"
 
@@ -48,6 +60,8 @@ CALDAV_USERNAME=$CALDAV_USERNAME
 CALDAV_PASSWORD='$CALDAV_PASSWORD'
 CALDAV_AUTH_TYPE=basic
 CALPLANEBOT_DB=$demo/state.db
+PLANE_WEBHOOK_SECRET=$wh_secret
+CALPLANEBOT_ADMIN_TOKEN=$admin_token
 LOG_LEVEL=INFO
 EOF
 export CALPLANEBOT_CONFIG="$demo/calplanebot.env"
@@ -98,34 +112,71 @@ PY
 bold "What is in the calendars now (read back from Radicale)"
 show_calendars
 
-bold "In Plane, someone renames WEB-1 and moves OPS-1 to next year"
+bold "The web half: nginx over TLS and the FastCGI pool (as make run does)"
+port=${HTTPS_PORT:-8443}
+if ! /usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' "$port" 2>/dev/null; then
+	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	echo "(port ${HTTPS_PORT:-8443} is taken: using $port)"
+fi
+RUN_DIR="$demo/run" HTTPS_PORT=$port POOL_SIZE=${POOL_SIZE:-4} BINDIR="$bindir" \
+	"$top/nginx/run.sh" start
+base="https://127.0.0.1:$port"
+cacert="$demo/run/tls/cert.pem"
+api() { curl -fsS --cacert "$cacert" "$@"; }
+
+bold "In Plane, someone renames WEB-1: Plane sends a signed webhook"
+t0=$(date +%s%N)
 curl -fsS -X PATCH "$sim_url/_sim/issues/7bcf0520-cf71-4a35-8505-4208d97e0be1" \
-	-H 'Content-Type: application/json' -d '{"name":"Q1 release notes (final)"}' >/dev/null
-curl -fsS -X PATCH "$sim_url/_sim/issues/e7b16494-e2ff-45a1-a246-356580d6ca9c" \
-	-H 'Content-Type: application/json' -d '{"target_date":"2027-01-15"}' >/dev/null
-"$bin" 2>&1 | grep -E 'op=(update|create|delete)|created=' || true
+	-H 'Content-Type: application/json' \
+	-d "{\"name\":\"Q1 release notes (final)\",\"_webhook\":{\"url\":\"$base/webhooks/plane\",\"insecure\":true}}" |
+	/usr/bin/python3 -c 'import json,sys
+for w in json.load(sys.stdin)["webhooks"]:
+    h = w["headers"]
+    print("  POST /webhooks/plane   X-Plane-Event: %s   X-Plane-Signature: %s..." % (h["X-Plane-Event"], h["X-Plane-Signature"][:16]))
+    print("  answer: %s %s" % (w["status"], w["body"]))'
+found=""
+for _ in $(seq 100); do
+	cals=$(show_calendars 2>/dev/null || true)
+	if [[ $cals == *"Q1 release notes (final)"* ]]; then
+		found=yes
+		break
+	fi
+	sleep 0.05
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ -n "$found" ]; then
+	echo "  ... and the event is in the calendar ${ms} ms after the edit (no sync run)."
+else
+	echo "  the event did not arrive within 5 s: see $demo/run/logs/fcgi.log"
+fi
 
-bold "A second run with nothing changed writes nothing"
-"$bin" 2>/dev/null
-
-bold "The calendars after the change"
+bold "The calendars after the webhook"
 show_calendars
 
-bold "The run history (calplanebot-sync status)"
-"$bin" status | /usr/bin/python3 -c 'import json, sys
-for r in json.load(sys.stdin):
-    c = r["counts"]
-    print("  %s  %-8s created=%d updated=%d deleted=%d unchanged=%d" % (r["started_at"],
-          r["status"], c["created"], c["updated"], c["deleted"], c["unchanged"]))'
+bold "A full sync afterwards finds nothing left to do"
+"$bin" 2>/dev/null
+
+bold "Health, as the status page reads it (GET /api/v1/health)"
+api "$base/api/v1/health" | /usr/bin/python3 -c 'import json,sys
+d = json.load(sys.stdin)
+print("  status: %s   version: %s   queue: %s   dead letters: %s" % (d["status"], d["version"], d["queue_depth"], d["dead_letters"]["count"]))
+s = d.get("last_sync") or {}
+print("  last sync: %s  %s" % (s.get("status", "-"), s.get("counts", "")))'
+echo "  liveness:  $(api "$base/health")"
 
 bold "Look for yourself"
 cat <<EOF
+  Status page     : $base/     (self-signed certificate: accept it once)
+  Health          : $base/health   and   $base/api/v1/health
+  API             : $base/api/v1/status   $base/api/v1/metrics
+  Admin (token)   : curl --cacert $cacert -X POST -H 'Authorization: Bearer $admin_token' $base/api/v1/sync
+  Webhook URL     : $base/webhooks/plane   (secret $wh_secret)
   Calendar server : $CALDAV_URL
   User / password : $CALDAV_USERNAME / $CALDAV_PASSWORD
   (Thunderbird, GNOME Calendar, DAVx5: add a CalDAV account with these.)
-  Raw:  curl -u '$CALDAV_USERNAME:$CALDAV_PASSWORD' -X PROPFIND -H 'Depth: 1' ${CALDAV_URL}$CALDAV_USERNAME/
   Plane simulator : $sim_url/api/v1/workspaces/acme/projects/  (header X-Api-Key: $token)
   Configuration   : $demo/calplanebot.env
+  Logs            : $demo/run/logs/
 EOF
 if [ -t 0 ]; then
 	printf '\nPress Enter to stop the servers and end the demo. '

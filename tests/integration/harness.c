@@ -4,13 +4,18 @@
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +27,8 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static char *
 xstrdup(const char *s)
@@ -758,4 +765,305 @@ h_run_free(struct h_run *run)
 	free(run->out);
 	free(run->err);
 	run->out = run->err = NULL;
+}
+
+/* ---- the web stack: nginx over TLS + the spawn-fcgi pool --------------- */
+
+int
+h_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Whether something accepts TCP connections on 127.0.0.1:port. */
+static bool
+port_open(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool open_ = false;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((unsigned short)port);
+	if (fd >= 0)
+		open_ = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return open_;
+}
+
+/*
+ * The environment for nginx/run.sh: the configuration, the stack's own
+ * settings, and the sanitizer options of this process (so an ASan build
+ * of the responder reads the same suppressions as the tests).
+ */
+static void
+stack_env(const struct h_stack *st, const struct h_env *env, struct h_env *out)
+{
+	static const char *const pass[] = { "ASAN_OPTIONS", "LSAN_OPTIONS",
+	    "UBSAN_OPTIONS", NULL };
+	char bindir[PATH_MAX], www[PATH_MAX], num[16], path[1100];
+	const char *v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < env->n; i++) {
+		char *eq = strchr(env->vars[i], '=');
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		h_env_set(out, env->vars[i], eq + 1);
+		*eq = '=';
+	}
+	for (i = 0; pass[i] != NULL; i++)
+		if ((v = getenv(pass[i])) != NULL)
+			h_env_set(out, pass[i], v);
+	if (realpath(h_bindir(), bindir) == NULL)
+		snprintf(bindir, sizeof(bindir), "%s", h_bindir());
+	snprintf(path, sizeof(path), "%s/www", h_srcdir());
+	if (realpath(path, www) == NULL)
+		snprintf(www, sizeof(www), "%s", path);
+	h_env_set(out, "RUN_DIR", st->dir);
+	snprintf(num, sizeof(num), "%d", st->port);
+	h_env_set(out, "HTTPS_PORT", num);
+	snprintf(num, sizeof(num), "%d", st->pool_size);
+	h_env_set(out, "POOL_SIZE", num);
+	h_env_set(out, "BINDIR", bindir);
+	h_env_set(out, "WWW_ROOT", www);
+	h_env_set(out, "NGINX_WORKERS", "1");
+}
+
+static int
+stack_script(const struct h_stack *st, const struct h_env *env,
+    const char *command, char **out, char **err)
+{
+	char script[1024];
+	const char *argv[] = { "/bin/bash", script, command, NULL };
+	struct h_env full;
+	int rc;
+
+	snprintf(script, sizeof(script), "%s/nginx/run.sh", h_srcdir());
+	stack_env(st, env, &full);
+	rc = run_capture(argv, (char *const *)full.vars, out, err);
+	h_env_free(&full);
+	return rc;
+}
+
+bool
+h_stack_start(struct h_stack *st, const struct h_env *env, int pool_size)
+{
+	char *out = NULL, *err = NULL;
+	int attempt, rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	st->pool_size = pool_size;
+	if (!h_mkdtemp(st->dir, sizeof(st->dir), "stack"))
+		return false;
+	/* nginx's workers (nobody, when we are root) reach the socket inside. */
+	chmod(st->dir, 0711);
+	/* The port is free when chosen, not necessarily when nginx binds it. */
+	for (attempt = 0; attempt < 3 && rc != 0; attempt++) {
+		st->port = h_free_port();
+		rc = stack_script(st, env, "start", &out, &err);
+		if (rc != 0) {
+			fprintf(stderr, "nginx/run.sh start failed (%d):\n%s%s\n",
+			    rc, out ? out : "", err ? err : "");
+			free(out);
+			free(err);
+			out = err = NULL;
+			stack_script(st, env, "stop", NULL, NULL);
+		}
+	}
+	free(out);
+	free(err);
+	if (rc != 0) {
+		st->dir[0] = '\0';
+		return false;
+	}
+	snprintf(st->url, sizeof(st->url), "https://127.0.0.1:%d", st->port);
+	snprintf(st->cacert, sizeof(st->cacert), "%s/tls/cert.pem", st->dir);
+	snprintf(st->log, sizeof(st->log), "%s/logs/fcgi.log", st->dir);
+	return true;
+}
+
+void
+h_stack_stop(struct h_stack *st)
+{
+	struct h_env none = { .n = 0 };
+
+	if (st->dir[0] == '\0')
+		return;
+	none.vars[0] = NULL;
+	h_env_set(&none, "PATH", "/usr/bin:/bin");
+	stack_script(st, &none, "stop", NULL, NULL);
+	h_env_free(&none);
+	st->dir[0] = '\0';
+}
+
+size_t
+h_stack_pool_pids(const struct h_stack *st, pid_t *pids, size_t max)
+{
+	char path[600], *text, *line, *save = NULL;
+	size_t n = 0;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/fcgi.pid", st->dir);
+	if ((text = slurp(path)) == NULL)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line && n < max;
+	    line = strtok_r(NULL, "\n", &save)) {
+		pid = strtol(line, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) == 0)
+			pids[n++] = (pid_t)pid;
+	}
+	free(text);
+	return n;
+}
+
+long
+h_https(const struct h_stack *st, const char *method, const char *path,
+    const char *const *headers, const char *body, size_t body_len,
+    struct h_http *resp)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct buf b = { NULL, 0 }, h = { NULL, 0 };
+	char url[1024];
+	size_t i;
+
+	if (c == NULL)
+		abort();
+	memset(resp, 0, sizeof(*resp));
+	resp->status = -1;
+	snprintf(url, sizeof(url), "%s%s", st->url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, st->cacert);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	for (i = 0; headers && headers[i]; i++)
+		hdrs = curl_slist_append(hdrs, headers[i]);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)body_len);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	resp->body = b.data ? b.data : xstrdup("");
+	resp->headers = h.data ? h.data : xstrdup("");
+	return resp->status;
+}
+
+char *
+h_http_header(const struct h_http *resp, const char *name)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *p = resp->headers, *v;
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			v = p + nlen + 1;
+			v += strspn(v, " \t");
+			vlen = strcspn(v, "\r\n");
+			return strndup(v, vlen);
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+void
+h_http_free(struct h_http *resp)
+{
+	free(resp->body);
+	free(resp->headers);
+	resp->body = resp->headers = NULL;
+}
+
+void
+h_hmac_hex(const char *secret, const char *body, size_t len, char *out)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mlen = 0, i;
+
+	HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)body, len, mac, &mlen);
+	for (i = 0; i < mlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[2 * mlen] = '\0';
+}
+
+static int
+dav_port(const struct h_dav *dav)
+{
+	const char *p = strstr(dav->url, "://");
+
+	p = p ? strchr(p + 3, ':') : NULL;
+	return p ? (int)strtol(p + 1, NULL, 10) : -1;
+}
+
+bool
+h_dav_down(struct h_dav *dav)
+{
+	char script[1024];
+	const char *argv[] = { "/bin/bash", script, "stop", dav->dir, NULL };
+	int port = dav_port(dav), i;
+
+	snprintf(script, sizeof(script), "%s/tests/servers/caldav-server.sh",
+	    h_srcdir());
+	run_capture(argv, NULL, NULL, NULL);
+	for (i = 0; i < 100 && port_open(port); i++)
+		sleep_ms(50);
+	return !port_open(port);
+}
+
+bool
+h_dav_up(struct h_dav *dav)
+{
+	/* What caldav-server.sh start does, minus the fresh configuration,
+	 * and the pid files its stop reads. */
+	const char *argv[] = { "/bin/bash", "-c",
+	    "d=$1 && cd \"$d\" && { setsid /usr/bin/radicale -C \"$d/config\" "
+	    "</dev/null >>\"$d/server.log\" 2>&1 & } && pid=$! && "
+	    "echo \"$pid\" >\"$d/server.pid\" && "
+	    "read -r line <\"/proc/$pid/stat\" && set -- ${line##*) } && "
+	    "echo \"${20}\" >\"$d/server.starttime\"",
+	    "up", dav->dir, NULL };
+	int port = dav_port(dav), i;
+
+	if (strcmp(dav->kind, "radicale") != 0)
+		return false;
+	if (run_capture(argv, NULL, NULL, NULL) != 0)
+		return false;
+	for (i = 0; i < 200 && !port_open(port); i++)
+		sleep_ms(50);
+	return port_open(port);
 }

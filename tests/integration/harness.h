@@ -107,4 +107,54 @@ int h_run_sync(const struct h_env *env, const char *const *args,
     struct h_run *run);
 void h_run_free(struct h_run *run);
 
+/* ---- the web stack: nginx over TLS + the spawn-fcgi pool --------------- */
+
+/*
+ * Started with nginx/run.sh (what `make run` uses) in a run directory
+ * under $CPB_TEST_TMP, on a free 127.0.0.1 port, with a self-signed
+ * certificate that requests verify against.
+ */
+struct h_stack {
+	char	 dir[512];		/* RUN_DIR */
+	int	 port;
+	char	 url[128];		/* https://127.0.0.1:PORT */
+	char	 cacert[600];
+	char	 log[600];		/* the responders' log */
+	int	 pool_size;
+};
+
+struct h_http {
+	long	 status;		/* -1: no answer (connection, TLS) */
+	char	*body;
+	char	*headers;		/* the raw header block */
+};
+
+/* `env` is the configuration the pool gets (as for h_run_sync). */
+bool h_stack_start(struct h_stack *st, const struct h_env *env, int pool_size);
+void h_stack_stop(struct h_stack *st);
+/* The pool's processes (from spawn-fcgi's pid file); how many. */
+size_t h_stack_pool_pids(const struct h_stack *st, pid_t *pids, size_t max);
+/*
+ * One HTTPS request through nginx: `headers` NULL or NULL-terminated
+ * "Name: value" lines; body may hold any bytes.  Returns the status.
+ */
+long h_https(const struct h_stack *st, const char *method, const char *path,
+    const char *const *headers, const char *body, size_t body_len,
+    struct h_http *resp);
+/* A response header's value (first match, any case; malloc'd) or NULL. */
+char *h_http_header(const struct h_http *resp, const char *name);
+void h_http_free(struct h_http *resp);
+/* HMAC-SHA256(secret, body) as lowercase hex, into out[65]. */
+void h_hmac_hex(const char *secret, const char *body, size_t len, char *out);
+/* A free TCP port on 127.0.0.1 (racy by nature; callers retry). */
+int h_free_port(void);
+
+/*
+ * A CalDAV outage and its end, for Radicale: down stops the server and
+ * keeps its data; up starts it again on the same port and data (and
+ * h_dav_stop still stops it).
+ */
+bool h_dav_down(struct h_dav *dav);
+bool h_dav_up(struct h_dav *dav);
+
 #endif
