@@ -89,9 +89,16 @@ log_add_secret(const char *secret)
 	size_t i, len;
 	char *copy;
 
-	if (secret == NULL || *secret == '\0' || log_nsecrets == LOG_SECRETS_MAX)
+	if (secret == NULL || log_nsecrets == LOG_SECRETS_MAX)
 		return;
 	len = strlen(secret);
+	/*
+	 * Redaction is the last line of defence, not the first: nothing logs
+	 * a secret on purpose.  A very short one (a password "x") would match
+	 * inside ordinary words and mangle every line, so it is not scanned.
+	 */
+	if (len < LOG_SECRET_MIN)
+		return;
 	for (i = 0; i < log_nsecrets; i++)
 		if (log_secret_lens[i] == len &&
 		    memcmp(log_secrets[i], secret, len) == 0)

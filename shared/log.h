@@ -28,7 +28,10 @@ bool log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 
-/* Register a secret to redact (copied; empty strings ignored). */
+/* Secrets shorter than this are not redacted (they would match words). */
+#define LOG_SECRET_MIN 6
+
+/* Register a secret to redact (copied; shorter than LOG_SECRET_MIN ignored). */
 void log_add_secret(const char *secret);
 void log_clear_secrets(void);
 

@@ -186,6 +186,7 @@ enum store_sql {
 	SQL_Q_BURY,
 	SQL_Q_DELETE,
 	SQL_Q_DEPTH,
+	SQL_Q_RECLAIM,
 	SQL_DEAD_LIST,
 	SQL_DEAD_COUNT,
 	SQL_DEAD_REQUEUE,
@@ -278,6 +279,8 @@ static const char *const store_sql[SQL__COUNT] = {
 	    " ORDER BY updated_at_us DESC, id DESC LIMIT 1",
 	[SQL_Q_LEASE] = "UPDATE queue SET lease_until = ?3"
 	    " WHERE event = ?1 AND entity_id = ?2",
+	[SQL_Q_RECLAIM] = "UPDATE queue SET lease_until = 0"
+	    " WHERE lease_until > 0",
 	/* The entity's items up to (updated_at_us ?3, id ?4), but id ?5. */
 	[SQL_Q_DROP] = "DELETE FROM queue WHERE event = ?1 AND entity_id = ?2"
 	    " AND (updated_at_us < ?3 OR (updated_at_us = ?3 AND id <= ?4))"
@@ -2193,6 +2196,12 @@ out:
 	if (err != CPB_OK)
 		*dead = false;
 	return store_tx_close(store, owned, err, errmsg);
+}
+
+enum cpb_err
+store_queue_reclaim(struct store *store, char *errmsg)
+{
+	return store_exec_cached(store, SQL_Q_RECLAIM, "queue reclaim", errmsg);
 }
 
 enum cpb_err

@@ -255,6 +255,11 @@ enum cpb_err store_queue_done(struct store *store,
 enum cpb_err store_queue_fail(struct store *store,
     const struct store_queue_item *item, const char *error, long max_attempts,
     long retry_after_ms, bool *dead, char *errmsg);
+/*
+ * Free every lease.  Only for the holder of the drain lock: with one
+ * drainer at a time, any lease it finds belongs to a drainer that died.
+ */
+enum cpb_err store_queue_reclaim(struct store *store, char *errmsg);
 enum cpb_err store_queue_depth(struct store *store, long *depth, char *errmsg);
 void store_queue_item_free(struct store_queue_item *item);
 

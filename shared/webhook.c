@@ -755,8 +755,11 @@ webhook_drain(const struct cpb_config *cfg, struct store *store,
 		 * took over what is left: that is success. */
 		if (err != CPB_OK)
 			return round > 0 && err == CPB_ERR_BUSY ? CPB_OK : err;
-		err = webhook_drain_pass(cfg, store, engine, &ds, report,
-		    errmsg);
+		/* Holding the lock, any lease left is a dead drainer's. */
+		err = store_queue_reclaim(store, errmsg);
+		if (err == CPB_OK)
+			err = webhook_drain_pass(cfg, store, engine, &ds, report,
+			    errmsg);
 		store_sync_unlock(fd);
 		if (err != CPB_OK || ds.outage || (max_items > 0 &&
 		    ds.taken >= max_items) || (ds.leased == 0 && round > 0))

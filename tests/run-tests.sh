@@ -13,6 +13,9 @@ chmod 0711 "$CPB_TEST_TMP"
 
 cleanup() {
 	local d
+	for d in "$CPB_TEST_TMP"/stack.*/; do
+		[ -d "$d" ] && RUN_DIR=${d%/} "$here/../nginx/run.sh" stop >/dev/null 2>&1
+	done
 	for d in "$CPB_TEST_TMP"/*/; do
 		[ -f "$d/env" ] && "$here/servers/caldav-server.sh" stop "$d" >/dev/null 2>&1
 	done

@@ -214,17 +214,25 @@ Test(log, secrets_are_redacted_everywhere)
 /* A secret that is all quote-worthy characters leaves no quotes behind. */
 Test(log, redaction_decides_quoting)
 {
-	log_add_secret("a=\"b\"");
-	check_value("a=\"b\"", "level=info k=[REDACTED]\n");
-	check_value("x a=\"b\" y", "level=info k=\"x [REDACTED] y\"\n");
+	log_add_secret("a=\"bc\"");
+	check_value("a=\"bc\"", "level=info k=[REDACTED]\n");
+	check_value("x a=\"bc\" y", "level=info k=\"x [REDACTED] y\"\n");
 }
 
 Test(log, longest_secret_wins)
 {
-	log_add_secret("abc");
 	log_add_secret("abcdef");
-	check_value("abcdefg", "level=info k=[REDACTED]g\n");
-	check_value("abcxyz", "level=info k=[REDACTED]xyz\n");
+	log_add_secret("abcdefgh");
+	check_value("abcdefghi", "level=info k=[REDACTED]i\n");
+	check_value("abcdefxyz", "level=info k=[REDACTED]xyz\n");
+}
+
+/* A one-letter password must not turn "op=start" into "o[REDACTED]=start". */
+Test(log, very_short_secrets_are_not_scanned)
+{
+	log_add_secret("p");
+	log_add_secret("12345");
+	check_value("op=start 12345", "level=info k=\"op=start 12345\"\n");
 }
 
 Test(log, clear_secrets_stops_redaction)

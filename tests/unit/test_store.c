@@ -1272,6 +1272,24 @@ Test(store, queue_push_lease_done_round_trip)
 	store_close(s);
 }
 
+Test(store, queue_reclaim_frees_a_dead_drainers_leases)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out, again;
+
+	push_ok(s, qitem("d-1", "issue", "i1", 1));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_queue_lease(s, 60, &again, msg), CPB_ERR_NOT_FOUND);
+	cr_assert_eq(store_queue_reclaim(s, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(raw_int(p, "SELECT lease_until FROM queue"), 0);
+	cr_assert_eq(store_queue_lease(s, 60, &again, msg), CPB_OK, "%s", msg);
+	cr_assert_str_eq(again.delivery, "d-1");
+	store_queue_item_free(&out);
+	store_queue_item_free(&again);
+	store_close(s);
+}
+
 Test(store, queue_duplicate_is_remembered_after_done)
 {
 	char p[TP], msg[CPB_ERRMSG_MAX];
