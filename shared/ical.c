@@ -404,18 +404,26 @@ ical_utf8_floor(const char *s, size_t n)
 static char *
 ical_h2t_finish(struct ical_h2t *h, bool truncated)
 {
+	struct ical_buf b = { 0 };
+	char *text;
+
 	ical_buf_add(&h->out, "", 0);
 	if (h->out.oom)
 		return NULL;
-	ical_h2t_normalise(h->out.p);
-	h->out.len = strlen(h->out.p);
-	if (truncated)
-		ical_buf_adds(&h->out, h->out.len > 0 ?
-		    "\n" ICAL_TRUNCATED_NOTE : ICAL_TRUNCATED_NOTE);
-	if (h->out.oom)
+	/*
+	 * libxml2 turns some character references (&#x85;) into controls
+	 * again: clean first, so the layout rules see the final text.
+	 */
+	if ((text = ical_clean_text(h->out.p)) == NULL)
 		return NULL;
-	/* libxml2 turns some character references into controls again. */
-	return ical_clean_text(h->out.p);
+	ical_h2t_normalise(text);
+	if (!truncated)
+		return text;
+	ical_buf_adds(&b, text);
+	ical_buf_adds(&b, text[0] != '\0' ? "\n" ICAL_TRUNCATED_NOTE :
+	    ICAL_TRUNCATED_NOTE);
+	free(text);
+	return ical_buf_finish(&b);
 }
 
 char *
@@ -747,7 +755,8 @@ ical_make_categories(const struct plane_issue *issue)
 			b.oom = true;
 			break;
 		}
-		if (name[0] != '\0') {
+		/* libical drops blanks at a value's ends: " " reads back empty. */
+		if (name[strspn(name, " \t")] != '\0') {
 			line.len = 0;
 			ical_buf_adds(&line, "CATEGORIES:");
 			ical_add_escaped(&line, name);
@@ -794,6 +803,10 @@ ical_web_url_ok(const char *s)
 	return true;
 }
 
+/* The last year libical 3.0 serialises; its first second as UTC µs. */
+#define ICAL_YEAR_MAX		3000
+#define ICAL_TIME_MAX_US	(INT64_C(32503680000) * 1000000)
+
 static bool
 ical_date_ok(struct plane_date d)
 {
@@ -803,7 +816,9 @@ ical_date_ok(struct plane_date d)
 	    d.day < 1 || d.day > 31)
 		return false;
 	snprintf(s, sizeof(s), "%04d-%02d-%02d", d.year, d.month, d.day);
-	return plane_date_parse(s, NULL) && plane_date_next(d).year <= 9999;
+	/* libical 3.0 writes any date after the year 3000 as 00000000. */
+	return plane_date_parse(s, NULL) &&
+	    plane_date_next(d).year <= ICAL_YEAR_MAX;
 }
 
 static enum cpb_err
@@ -817,7 +832,8 @@ ical_check(const struct plane_issue *issue, const struct ical_context *ctx,
 		    "issue id is not a Plane id");
 	if (!ical_date_ok(issue->target_date))
 		return cpb_seterr(errmsg, CPB_ERR_INVALID,
-		    "issue %s has no valid target date", issue->id);
+		    "issue %s has no target date iCalendar can hold "
+		    "(up to %d-12-30)", issue->id, ICAL_YEAR_MAX);
 	if (issue->sequence_id < 0 || issue->sequence_id > INT32_MAX)
 		return cpb_seterr(errmsg, CPB_ERR_INVALID,
 		    "issue %s: sequence_id out of range", issue->id);
@@ -911,25 +927,45 @@ ical_fill_event(icalcomponent *ev, const struct plane_issue *issue,
 	    (p->url == NULL || ical_add(ev, icalproperty_new_url(p->url)));
 }
 
-/* libical's text of cal with our CATEGORIES lines before END:VEVENT. */
+/*
+ * libical's text of cal, refolded by us, with our CATEGORIES lines before
+ * END:VEVENT.  libical 3.0 can fold a value's last piece between the CR
+ * and the LF that end its line ("...\r" "\r\n " "\n"), leaving a bare CR
+ * in the event: so its folds are undone and every line folded again here.
+ */
 static char *
 ical_serialise(icalcomponent *cal, const char *categories)
 {
-	struct ical_buf b = { 0 };
-	char *s, *at;
+	struct ical_buf flat = { 0 }, b = { 0 };
+	char *s, *p, *crlf;
 
 	if ((s = icalcomponent_as_ical_string_r(cal)) == NULL)
 		return NULL;
-	/* User text cannot hold a bare line break, so this line is ours. */
-	if ((at = strstr(s, "\r\n" "END:VEVENT\r\n")) != NULL) {
-		at += 2;
-		ical_buf_add(&b, s, (size_t)(at - s));
-		ical_buf_adds(&b, categories);
-		ical_buf_adds(&b, at);
-	} else {
-		b.oom = true;	/* cannot happen: libical wrote the VEVENT */
+	/* Undo every fold: "\r\n " or "\r\n\t" joins (RFC 5545 §3.1). */
+	for (p = s; (crlf = strstr(p, "\r\n")) != NULL; ) {
+		bool fold = crlf[2] == ' ' || crlf[2] == '\t';
+
+		ical_buf_add(&flat, p, (size_t)(crlf - p) + (fold ? 0 : 2));
+		p = crlf + (fold ? 3 : 2);
 	}
+	ical_buf_adds(&flat, p);
 	icalmemory_free_buffer(s);
+	if (flat.oom)
+		goto out;
+	/* Fold each line again, ours before END:VEVENT. */
+	for (p = flat.p; (crlf = strstr(p, "\r\n")) != NULL; p = crlf + 2) {
+		/* User text cannot hold a line break, so this line is ours. */
+		if ((size_t)(crlf - p) == strlen("END:VEVENT") &&
+		    memcmp(p, "END:VEVENT", strlen("END:VEVENT")) == 0)
+			ical_buf_adds(&b, categories);
+		ical_add_folded(&b, p, (size_t)(crlf - p));
+	}
+	if (*p != '\0')
+		b.oom = true;	/* cannot happen: libical ends lines with CRLF */
+out:
+	free(flat.p);
+	if (flat.oom)
+		b.oom = true;
 	return ical_buf_finish(&b);
 }
 
@@ -991,7 +1027,8 @@ ical_build_event(const struct plane_issue *issue,
 		goto out;
 	/* What a sync run or the server changes comes after the hash. */
 	if (!ical_add(ev, icalproperty_new_dtstamp(ical_utc(dtstamp_us))) ||
-	    (issue->updated_at_us != 0 && !ical_add(ev,
+	    (issue->updated_at_us != 0 && issue->updated_at_us <
+	    ICAL_TIME_MAX_US && !ical_add(ev,
 	    icalproperty_new_lastmodified(ical_utc(issue->updated_at_us)))) ||
 	    !ical_add(ev, icalproperty_new_sequence((int)sequence)) ||
 	    (*out = ical_serialise(cal, parts.categories)) == NULL)

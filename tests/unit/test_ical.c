@@ -1356,3 +1356,74 @@ Test(ical_html, cap_never_cuts_a_character)
 	free(out);
 	free(text);
 }
+
+/* ---- regressions found by fuzzing (tests/fuzz, docs/reliability.md) ---- */
+
+/* F2: libical folded a 73-octet last piece between CR and LF. */
+Test(fuzz_regress, no_bare_cr_whatever_the_value_length)
+{
+	struct plane_issue is = base_issue();
+	char *name, *out, want[200];
+	size_t len;
+
+	for (len = 60; len <= 160; len++) {
+		name = repeat("a", len);
+		is.name = name;
+		is.sequence_id = 0;
+		out = build(&is);
+		check_lines(out);
+		free(out);
+		snprintf(want, sizeof(want), "[0] %s", name);
+		assert_summary(&is, want);
+		free(name);
+	}
+}
+
+/* F1: libical writes dates after the year 3000 as 00000000. */
+Test(fuzz_regress, dates_beyond_libical_are_refused_not_mangled)
+{
+	struct plane_issue is = base_issue();
+	char errmsg[CPB_ERRMSG_MAX] = "", *out;
+
+	is.target_date = (struct plane_date){ 3000, 12, 30 };
+	out = build(&is);
+	assert_line(out, "DTEND", "DTEND;VALUE=DATE:30001231");
+	free(out);
+	is.target_date = (struct plane_date){ 3000, 12, 31 };
+	cr_assert_eq(build_err(&is, &base_ctx, 0, errmsg), CPB_ERR_INVALID);
+	cr_assert(strstr(errmsg, "3000-12-30") != NULL, "%s", errmsg);
+	/* A far-future updated_at loses LAST-MODIFIED, not the event. */
+	is.target_date = (struct plane_date){ 2026, 12, 4 };
+	is.updated_at_us = INT64_C(32503680000) * 1000000;
+	out = build(&is);
+	cr_assert_null(strstr(out, "LAST-MODIFIED"), "%s", out);
+	free(out);
+}
+
+/* F3: a blank label would read back as an empty, invalid CATEGORIES. */
+Test(fuzz_regress, blank_labels_are_left_out)
+{
+	struct plane_issue is = base_issue();
+	struct plane_label labels[] = { { "l1", " " }, { "l2", "\t " },
+	    { "l3", "real" } };
+	char *out;
+
+	is.labels = labels;
+	is.n_labels = 3;
+	out = build(&is);
+	cr_assert_null(strstr(out, "CATEGORIES: "), "%s", out);
+	assert_line(out, "CATEGORIES", "CATEGORIES:real");
+	free(out);
+}
+
+/* F4: controls made by character references are cleaned before layout. */
+Test(fuzz_regress, html_cleaning_comes_before_layout)
+{
+	char *t = ical_html_to_text("<p>a &#x85;</p>", 15);
+
+	cr_assert_str_eq(t, "a");
+	free(t);
+	t = ical_html_to_text("a<br>&#x85;<br>&#x85;<br>b", 26);
+	cr_assert_str_eq(t, "a\n\nb");
+	free(t);
+}
