@@ -93,9 +93,15 @@ check: all
 test-asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined CFLAGS="-O1 -g" check
 
+# Everything CI runs: the suite plain and under ASan+UBSan, the status page
+# in Chromium (fixture and real stack), the fuzz corpus replay.
 test: deps
+	tests/sim/selftest.sh
 	$(MAKE) check
 	$(MAKE) test-asan
+	$(MAKE) test-ui
+	$(MAKE) test-ui-stack
+	$(MAKE) fuzz-smoke FUZZ_SMOKE_SECONDS=10
 
 # Debian packages for the build, the tests and the demo; a no-op when present.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
