@@ -31,10 +31,7 @@
 #include "request.h"
 #include "response.h"
 #include "store.h"
-
-#ifndef CPB_VERSION
-#define CPB_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 /* What one responder process holds for its whole life. */
 struct fcgi_app {
