@@ -21,9 +21,9 @@
 #include "log.h"
 #include "plane.h"
 #include "store.h"
+#include "version.h"
 #include "webhook.h"
 
-#define CPB_VERSION "0.1.0"
 
 enum exit_code {
 	EXIT_SYNCED = 0,
