@@ -216,15 +216,6 @@ resolve_sync_bin(const struct options *opts, char *out, size_t size)
 	snprintf(out, size, "%s/calplanebot-sync", self);
 }
 
-static void
-register_secrets(const struct cpb_config *cfg)
-{
-	log_add_secret(cfg->plane_api_token);
-	log_add_secret(cfg->caldav_password);
-	log_add_secret(cfg->plane_webhook_secret);
-	log_add_secret(cfg->admin_token);
-}
-
 static int
 load_config(struct session *s)
 {
@@ -233,7 +224,7 @@ load_config(struct session *s)
 		return EXIT_CONFIG;
 	}
 	log_set_level(s->cfg->log_level);
-	register_secrets(s->cfg);
+	config_redact_secrets(s->cfg);
 	if (s->cfg->plane_webhook_secret == NULL ||
 	    s->cfg->plane_webhook_secret[0] == '\0') {
 		if (!s->cfg->allow_unsigned_webhooks) {

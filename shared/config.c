@@ -1020,3 +1020,14 @@ config_free(struct cpb_config *cfg)
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 	free(cfg);
 }
+
+void
+config_redact_secrets(const struct cpb_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg_fields) / sizeof(cfg_fields[0]); i++)
+		if (cfg_fields[i].kind == CFG_SECRET)
+			log_add_secret(*(char *const *)(const void *)
+			    ((const char *)cfg + cfg_fields[i].off));
+}

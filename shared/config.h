@@ -85,6 +85,12 @@ enum cpb_err config_parse_dotenv(const char *text, size_t len, const char *name,
     char ***out, char *errmsg);
 void config_free_env(char **env);
 
+/*
+ * Hand every secret of cfg to the log's redactor (log_add_secret): both
+ * binaries call this once after config_load.
+ */
+void config_redact_secrets(const struct cpb_config *cfg);
+
 /* True for the names whose values must never be shown. */
 bool config_is_secret(const char *name);
 

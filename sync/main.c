@@ -168,15 +168,6 @@ exit_for(enum cpb_err err)
 	}
 }
 
-static void
-register_secrets(const struct cpb_config *cfg)
-{
-	log_add_secret(cfg->plane_api_token);
-	log_add_secret(cfg->caldav_password);
-	log_add_secret(cfg->plane_webhook_secret);
-	log_add_secret(cfg->admin_token);
-}
-
 /* Configuration first: its problems are exit code 2, one line each. */
 static int
 load_config(struct cpb_config **cfg, bool verbose)
@@ -186,7 +177,7 @@ load_config(struct cpb_config **cfg, bool verbose)
 		return EXIT_CONFIG;
 	}
 	log_set_level(verbose ? LOG_DEBUG : (*cfg)->log_level);
-	register_secrets(*cfg);
+	config_redact_secrets(*cfg);
 	return 0;
 }
 

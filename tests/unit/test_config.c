@@ -742,3 +742,36 @@ Test(config, process_environment)
 	cr_assert_eq(cfg->sync_interval_seconds, 77);
 	config_free(cfg);
 }
+
+/* Every secret setting reaches the log's redactor, and nothing else does. */
+Test(config, every_secret_is_handed_to_the_redactor)
+{
+	static const char *const extra[] = {
+		"CALDAV_USERNAME=alice", "CALDAV_PASSWORD=hunter2hunter2",
+		"PLANE_WEBHOOK_SECRET=plane_wh_secretsecret",
+		"CALPLANEBOT_ADMIN_TOKEN=admin-token-123456", NULL,
+	};
+	struct cpb_config *cfg = NULL;
+	char path[] = "/tmp/cpb-redact-XXXXXX", out[4096] = "";
+	int fd = mkstemp(path), saved = dup(2);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(load(&cfg, extra), CPB_OK, "%s", problems);
+	log_clear_secrets();
+	config_redact_secrets(cfg);
+	fflush(stderr);
+	dup2(fd, 2);
+	log_kv(LOG_ERROR, "a", TOKEN, "b", "hunter2hunter2", "c",
+	    "plane_wh_secretsecret", "d", "admin-token-123456", "e", "alice",
+	    NULL);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	cr_assert_gt(read(fd, out, sizeof(out) - 1), 0);
+	close(fd);
+	unlink(path);
+	cr_expect(strstr(out, "a=[REDACTED] b=[REDACTED] c=[REDACTED] "
+	    "d=[REDACTED] e=alice") != NULL, "%s", out);
+	log_clear_secrets();
+	config_free(cfg);
+}
