@@ -30,6 +30,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 passed=0 failed=0 status=0
 for t in "$@"; do
+	start=$SECONDS
 	out=$("$t" --jobs "${CPB_TEST_JOBS:-2}" 2>&1); rc=$?
 	synth=$(printf '%s\n' "$out" | grep -a 'Synthesis:' | tail -n 1)
 	if [ -z "$synth" ]; then
@@ -45,7 +46,7 @@ for t in "$@"; do
 	san=$(printf '%s\n' "$out" | grep -a -c -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:')
 	c=$((c + san))
 	passed=$((passed + p)); failed=$((failed + f + c))
-	echo "$(basename "$t"): $p passed, $((f + c)) failed"
+	echo "$(basename "$t"): $p passed, $((f + c)) failed ($((SECONDS - start)) s)"
 	if [ $((f + c)) != 0 ] || [ "$rc" != 0 ]; then
 		printf '%s\n' "$out" | grep -a -v '^\[----\] *$' | grep -a -B10 -A2 -E '\[FAIL\]|CRASH|ERROR|runtime error|==[0-9]+==' | head -n 120
 		status=1
