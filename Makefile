@@ -137,6 +137,6 @@ clean:
 	rm -rf build build-asan bin tests/out
 
 # Parts owned by their own directories: the web stack, fuzzing, benchmarks.
--include nginx/nginx.mk tests/fuzz/fuzz.mk tests/bench/bench.mk tests/ui/ui.mk
+-include nginx/nginx.mk tests/fuzz/fuzz.mk tests/bench/bench.mk tests/ui/ui.mk tests/leak/leak.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

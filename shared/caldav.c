@@ -439,6 +439,27 @@ caldav_collection_url(const char *base_url, const char *href)
 	return grown;
 }
 
+/*
+ * Discovery hands out hrefs; an absolute one may name another host.  The
+ * credentials go only where CALDAV_URL points (and its same-origin
+ * redirects): a principal or home elsewhere is refused, with the way out
+ * (point CALDAV_URL there, which makes it the operator's choice).
+ */
+static enum cpb_err
+caldav_check_origin(const char *from, const char *to, const char *what,
+    char *errmsg)
+{
+	char u[CALDAV_URL_MSG];
+
+	if (caldav_same_origin(from, to))
+		return CPB_OK;
+	caldav_url_for_msg(to, u, sizeof(u));
+	return cpb_seterr(errmsg, CPB_ERR_INVALID, "CalDAV discovery: the %s "
+	    "is on another host (%s); credentials are sent only to "
+	    "CALDAV_URL's host — set CALDAV_URL to it if that host is meant",
+	    what, u);
+}
+
 char *
 caldav_resource_name(const char *uid)
 {
@@ -1274,6 +1295,11 @@ caldav_home_of(struct caldav_client *c, const char *principal, char **home,
 	if ((*home = caldav_collection_url(final, ok->home_href)) == NULL)
 		err = cpb_seterr(errmsg, CPB_ERR_PARSE, "CalDAV discovery: "
 		    "unusable calendar-home-set href");
+	else if ((err = caldav_check_origin(final, *home,
+	    "calendar-home-set", errmsg)) != CPB_OK) {
+		free(*home);
+		*home = NULL;
+	}
 out:
 	dav_responses_free(r, n);
 	free(final);
@@ -1304,6 +1330,11 @@ caldav_home_from(struct caldav_client *c, const char *start, char **home,
 		if ((*home = caldav_collection_url(final, ok->home_href)) == NULL)
 			err = cpb_seterr(errmsg, CPB_ERR_PARSE, "CalDAV "
 			    "discovery: unusable calendar-home-set href");
+		else if ((err = caldav_check_origin(final, *home,
+		    "calendar-home-set", errmsg)) != CPB_OK) {
+			free(*home);
+			*home = NULL;
+		}
 		goto out;
 	}
 	if (ok == NULL || ok->principal_href == NULL) {
@@ -1317,6 +1348,9 @@ caldav_home_from(struct caldav_client *c, const char *start, char **home,
 		    "unusable current-user-principal href");
 		goto out;
 	}
+	if ((err = caldav_check_origin(final, principal,
+	    "current-user-principal", errmsg)) != CPB_OK)
+		goto out;
 	err = caldav_home_of(c, principal, home, errmsg);
 out:
 	dav_responses_free(r, n);
@@ -1551,7 +1585,34 @@ out:
 
 /* ---- events ---------------------------------------------------------- */
 
-/* Hand the listing to cb; the collection itself and bodiless ones skipped. */
+/*
+ * Whether a normalised href names a resource directly inside the
+ * collection `self` (normalised too): a server that lists hrefs of other
+ * collections, of the home, or with dot segments ("/cal/../../etc/x")
+ * must not make us write or delete there.
+ */
+static bool
+caldav_is_member(const char *self, const char *href)
+{
+	size_t n = strlen(self);
+	const char *name;
+
+	if (n == 0 || strncmp(href, self, n) != 0)
+		return false;
+	name = href + n;
+	if (self[n - 1] != '/') {
+		if (*name != '/')
+			return false;
+		name++;
+	}
+	return *name != '\0' && strchr(name, '/') == NULL &&
+	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/*
+ * Hand the listing to cb; the collection itself, bodiless ones and hrefs
+ * outside the collection skipped.
+ */
 static enum cpb_err
 caldav_emit_events(const char *calendar_url, const struct dav_response *r,
     size_t n, caldav_listing_cb cb, void *ctx, char *errmsg)
@@ -1572,6 +1633,9 @@ caldav_emit_events(const char *calendar_url, const struct dav_response *r,
 		}
 		if (strcmp(r[i].href, self) == 0 ||
 		    !caldav_is_2xx(r[i].status) || r[i].etag == NULL)
+			continue;
+		/* Not ours to touch: never seen, never written or deleted. */
+		if (!caldav_is_member(self, r[i].href))
 			continue;
 		if ((err = cb(r[i].href, r[i].etag, ctx)) != CPB_OK)
 			cpb_seterr(errmsg, err, "CalDAV: listing stopped: %s",

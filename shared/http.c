@@ -529,8 +529,9 @@ http_set_common(struct http_client *c, struct http_xfer *x,
 }
 
 /*
- * The URL for messages, without any userinfo: callers never put
- * credentials there, but a user's CALDAV_URL might.
+ * The URL for messages, without any userinfo (callers never put
+ * credentials there, but a user's CALDAV_URL might) and without the query
+ * (paging noise that pushed the reason out of a bounded message).
  */
 static void
 http_url_for_msg(const char *url, char *out, size_t size)
@@ -541,11 +542,11 @@ http_url_for_msg(const char *url, char *out, size_t size)
 	auth = p != NULL ? p + 3 : url;
 	end = auth + strcspn(auth, "/?#");
 	at = memchr(auth, '@', (size_t)(end - auth));
-	if (at == NULL) {
+	if (at == NULL)
 		snprintf(out, size, "%s", url);
-		return;
-	}
-	snprintf(out, size, "%.*s%s", (int)(auth - url), url, at + 1);
+	else
+		snprintf(out, size, "%.*s%s", (int)(auth - url), url, at + 1);
+	out[strcspn(out, "?#")] = '\0';
 }
 
 static enum cpb_err
@@ -565,10 +566,14 @@ http_map_error(struct http_client *c, const struct http_request *req,
 		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
 		    "%s %s: response larger than %zu bytes", m, url,
 		    c->opts.max_body_bytes);
+	/*
+	 * The reason first: callers prefix their own context, and a bounded
+	 * message must keep why it failed rather than the end of a URL.
+	 */
 	if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
-		return cpb_seterr(errmsg, CPB_ERR_INVALID, "%s %s: %s", m, url,
-		    why);
-	return cpb_seterr(errmsg, CPB_ERR_NETWORK, "%s %s: %s", m, url, why);
+		return cpb_seterr(errmsg, CPB_ERR_INVALID, "%s (%s %s)", why,
+		    m, url);
+	return cpb_seterr(errmsg, CPB_ERR_NETWORK, "%s (%s %s)", why, m, url);
 }
 
 enum cpb_err

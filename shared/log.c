@@ -139,6 +139,38 @@ log_secret_at(const char *s, size_t avail)
 	return best;
 }
 
+void
+log_redact(char *s, size_t size)
+{
+	size_t len, i, o = 0, m, r = sizeof(LOG_REDACTED) - 1;
+	char *out;
+
+	if (s == NULL || size == 0 || log_nsecrets == 0)
+		return;
+	len = strnlen(s, size - 1);
+	s[len] = '\0';
+	if ((out = malloc(size)) == NULL) {
+		/* No room to rewrite: better no text than a secret. */
+		OPENSSL_cleanse(s, len);
+		s[0] = '\0';
+		return;
+	}
+	for (i = 0; i < len && o < size - 1; ) {
+		if ((m = log_secret_at(s + i, len - i)) > 0) {
+			if (o + r > size - 1)
+				break;
+			memcpy(out + o, LOG_REDACTED, r);
+			o += r;
+			i += m;
+		} else
+			out[o++] = s[i++];
+	}
+	out[o] = '\0';
+	memcpy(s, out, o + 1);
+	OPENSSL_cleanse(out, size);
+	free(out);
+}
+
 static bool
 log_is_control(unsigned char c)
 {

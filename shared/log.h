@@ -14,6 +14,7 @@
 #define CPB_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_DEBUG,
@@ -34,6 +35,15 @@ bool log_enabled(enum log_level level);
 /* Register a secret to redact (copied; shorter than LOG_SECRET_MIN ignored). */
 void log_add_secret(const char *secret);
 void log_clear_secrets(void);
+
+/*
+ * Replace every registered secret in the NUL-terminated string s (in a
+ * buffer of `size` bytes) by "[REDACTED]", in place, cutting what no
+ * longer fits.  For text a peer sent (an error body, a Location header)
+ * before it goes into a message that is printed, stored or served: a
+ * server may echo a credential back.
+ */
+void log_redact(char *s, size_t size);
 
 /*
  * Log an event: `event` is the first key (op=... or msg=...), followed by

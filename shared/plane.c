@@ -14,16 +14,18 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "log.h"
 
 #define PLANE_PER_PAGE_MAX	1000	/* plane-api.md: more is a 400 */
 #define PLANE_PAGE_MAX_BYTES	((size_t)64 * 1024 * 1024)
 #define PLANE_MAX_PAGES		100000	/* 100 M items: a cursor loop, not data */
 #define PLANE_CURSOR_MAX	128
 #define PLANE_MAX_429		10	/* 429 waits per request before giving up */
-#define PLANE_PACE_LOW		5	/* start spreading requests below this */
 #define PLANE_DETAIL_MAX	120	/* bytes of a server message we quote */
 #define PLANE_DETAIL_BODY_MAX	65536	/* larger error bodies are not parsed */
 #define PLANE_EXPAND		"state,labels,assignees,project"
@@ -203,25 +205,24 @@ plane_client_set_page_size(struct plane_client *client, long per_page,
 
 /*
  * Plane's limit is a sliding window (60/min) whose X-RateLimit-Reset is
- * "now + 60": when few requests remain, spread them over what is left of
- * the window, and at the last one wait for the whole window, so a long
- * sync slows down instead of running into 429s.
+ * always "now + 60".  Spend what remains at full speed and, when nothing
+ * remains, wait out the window: a full sync needs 1 + P requests, so this
+ * is the least wall time that never runs into a 429 (spreading requests
+ * over the window would only add waiting).
  */
 long
 plane_pace_ms(long remaining, int64_t reset_unix, int64_t now_unix)
 {
 	int64_t window;
 
-	if (remaining < 0 || reset_unix < 0 || remaining >= PLANE_PACE_LOW)
+	if (remaining != 0 || reset_unix < 0)
 		return 0;
 	window = reset_unix - now_unix;
 	if (window <= 0)
 		return 0;
 	if (window > HTTP_RETRY_AFTER_MAX)
 		window = HTTP_RETRY_AFTER_MAX;
-	if (remaining <= 1)
-		return (long)(window * 1000);
-	return (long)(window * 1000 / remaining);
+	return (long)(window * 1000);
 }
 
 static void
@@ -287,6 +288,8 @@ plane_check_status(const struct plane_client *c, const struct http_response *r,
 	if (s >= 200 && s <= 299)
 		return CPB_OK;
 	plane_body_detail(r, detail, sizeof(detail));
+	/* The server's words may echo our key back: never repeat it. */
+	log_redact(detail, sizeof(detail));
 	if (s == 401)
 		return cpb_seterr(errmsg, CPB_ERR_AUTH, "Plane rejected the "
 		    "request (401): no API key sent — set PLANE_API_TOKEN");
@@ -302,10 +305,15 @@ plane_check_status(const struct plane_client *c, const struct http_response *r,
 		return cpb_seterr(errmsg, CPB_ERR_RATE_LIMITED,
 		    "Plane: %s still rate limited (429) after %ld waits", what,
 		    c->policy.max_429);
-	if (s >= 300 && s <= 399)
+	if (s >= 300 && s <= 399) {
+		char where[81];
+
+		snprintf(where, sizeof(where), "%s", r->location != NULL ?
+		    r->location : "nowhere");
+		log_redact(where, sizeof(where));
 		return cpb_seterr(errmsg, CPB_ERR_HTTP, "Plane: %s answered %ld, "
-		    "a redirect to %.80s — check PLANE_BASE_URL", what, s,
-		    r->location != NULL ? r->location : "nowhere");
+		    "a redirect to %s — check PLANE_BASE_URL", what, s, where);
+	}
 	if (s >= 500)
 		return cpb_seterr(errmsg, CPB_ERR_HTTP, "Plane: %s failed with "
 		    "%ld after %ld attempts (%s)", what, s,
@@ -466,18 +474,69 @@ plane_stopped(const struct plane_listing *l, enum cpb_err err, char *errmsg)
 	    "caller (%s)", l->what, cpb_strerror(err));
 }
 
+/*
+ * The cursors a listing has followed, as 64-bit FNV-1a hashes: Plane's
+ * cursors only move forward, so any repeat (not only the last one: a
+ * server alternating two cursors would otherwise be followed for
+ * PLANE_MAX_PAGES requests) is a loop.
+ */
+struct plane_cursors {
+	uint64_t	*seen;
+	size_t		 n, cap;
+};
+
+static uint64_t
+plane_cursor_hash(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* False when the cursor was followed before (or memory ran out: *nomem). */
+static bool
+plane_cursor_new(struct plane_cursors *cs, const char *cursor, bool *nomem)
+{
+	uint64_t h = plane_cursor_hash(cursor), *grown;
+	size_t i;
+
+	*nomem = false;
+	for (i = 0; i < cs->n; i++)
+		if (cs->seen[i] == h)
+			return false;
+	if (cs->n == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 64;
+		if ((grown = realloc(cs->seen, cs->cap * sizeof(*grown))) ==
+		    NULL) {
+			*nomem = true;
+			return false;
+		}
+		cs->seen = grown;
+	}
+	cs->seen[cs->n++] = h;
+	return true;
+}
+
 /* Whether to fetch another page; an error when the envelope makes no sense. */
 static enum cpb_err
 plane_next_page(const struct plane_listing *l, const cJSON *results,
-    const char *next, const char *prev, long page, char *errmsg)
+    const char *next, struct plane_cursors *cs, long page, char *errmsg)
 {
+	bool nomem = false;
+
 	if (cJSON_GetArraySize(results) == 0)
 		return cpb_seterr(errmsg, CPB_ERR_INCOMPLETE, "Plane: %s: page %ld "
 		    "is empty but announces more; listing cut short", l->what,
 		    page);
-	if (prev != NULL && strcmp(next, prev) == 0)
-		return cpb_seterr(errmsg, CPB_ERR_INCOMPLETE, "Plane: %s: cursor "
-		    "'%.40s' repeats; listing cut short", l->what, next);
+	if (!plane_cursor_new(cs, next, &nomem))
+		return nomem ? cpb_seterr(errmsg, CPB_ERR_NOMEM,
+		    "out of memory") : cpb_seterr(errmsg, CPB_ERR_INCOMPLETE,
+		    "Plane: %s: cursor '%.40s' repeats; listing cut short",
+		    l->what, next);
 	if (page >= PLANE_MAX_PAGES)
 		return cpb_seterr(errmsg, CPB_ERR_INCOMPLETE, "Plane: %s: more "
 		    "than %d pages; listing cut short", l->what, PLANE_MAX_PAGES);
@@ -491,6 +550,7 @@ plane_list(struct plane_client *c, struct plane_listing *l, char *errmsg)
 	const cJSON *results;
 	const char *next;
 	char *cursor = NULL, *url = NULL, what[160];
+	struct plane_cursors cs = { NULL, 0, 0 };
 	bool more = true;
 	enum cpb_err err = CPB_OK;
 	long page;
@@ -508,7 +568,7 @@ plane_list(struct plane_client *c, struct plane_listing *l, char *errmsg)
 		    (err = plane_deliver_page(l, results, errmsg)) != CPB_OK)
 			goto out;
 		if (more) {
-			if ((err = plane_next_page(l, results, next, cursor, page,
+			if ((err = plane_next_page(l, results, next, &cs, page,
 			    errmsg)) != CPB_OK)
 				goto out;
 			free(cursor);
@@ -527,6 +587,7 @@ plane_list(struct plane_client *c, struct plane_listing *l, char *errmsg)
 		    l->first_bad);
 out:
 	cJSON_Delete(root);
+	free(cs.seen);
 	free(cursor);
 	free(url);
 	return err;
