@@ -37,7 +37,7 @@ request_parse_num(const char *s, long long min, long long max,
 	return true;
 }
 
-bool
+enum request_query
 request_query_get(const char *query, const char *name, char *out, size_t size)
 {
 	size_t nlen = strlen(name), vlen;
@@ -51,14 +51,14 @@ request_query_get(const char *query, const char *name, char *out, size_t size)
 		    p[nlen] == '=') {
 			vlen = (size_t)(end - p) - nlen - 1;
 			if (vlen + 1 > size)
-				return false;
+				return QUERY_TOO_LONG;
 			memcpy(out, p + nlen + 1, vlen);
 			out[vlen] = '\0';
-			return true;
+			return QUERY_FOUND;
 		}
 		p = *end == '&' ? end + 1 : end;
 	}
-	return false;
+	return QUERY_ABSENT;
 }
 
 static const char *

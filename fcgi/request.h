@@ -77,9 +77,14 @@ enum cpb_err request_read_body(struct fcgi_request *req,
 bool request_parse_num(const char *s, long long min, long long max,
     long long *out);
 
-/* One query parameter's raw value (borrowed, not decoded), or false. */
-bool request_query_get(const char *query, const char *name, char *out,
-    size_t size);
+/*
+ * One query parameter's raw value (not decoded) copied into out:
+ * QUERY_FOUND, QUERY_ABSENT, or QUERY_TOO_LONG when it does not fit (a
+ * caller must refuse that, not fall back to a default).
+ */
+enum request_query { QUERY_ABSENT, QUERY_FOUND, QUERY_TOO_LONG };
+enum request_query request_query_get(const char *query, const char *name,
+    char *out, size_t size);
 
 void request_free(struct fcgi_request *req);
 

@@ -439,6 +439,7 @@ route_dead_list(const struct fcgi_app *app, const struct fcgi_request *req,
 {
 	char errmsg[CPB_ERRMSG_MAX] = "", val[16], *json = NULL;
 	long long limit = ROUTER_DEAD_LIMIT_DEFAULT;
+	enum request_query q;
 	cJSON *doc = NULL, *list = NULL;
 	long total = 0;
 	enum cpb_err err;
@@ -446,8 +447,9 @@ route_dead_list(const struct fcgi_app *app, const struct fcgi_request *req,
 	(void)m;
 	if (!admin_ok(app, req, resp, "admin_dead_letters"))
 		return;
-	if (request_query_get(req->query, "limit", val, sizeof(val)) &&
-	    !request_parse_num(val, 1, ROUTER_DEAD_LIMIT_MAX, &limit)) {
+	q = request_query_get(req->query, "limit", val, sizeof(val));
+	if (q == QUERY_TOO_LONG || (q == QUERY_FOUND &&
+	    !request_parse_num(val, 1, ROUTER_DEAD_LIMIT_MAX, &limit))) {
 		response_error(resp, 400, "INVALID_PARAMETER",
 		    "limit must be a number from 1 to %d", ROUTER_DEAD_LIMIT_MAX);
 		return;

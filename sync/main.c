@@ -272,6 +272,7 @@ cmd_sync(struct session *s, const struct options *opts)
 
 	err = store_sync_lock(s->cfg->db_path, &s->lock_fd, errmsg);
 	if (err != CPB_OK) {
+		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		return exit_for(err);
 	}
@@ -283,6 +284,7 @@ cmd_sync(struct session *s, const struct options *opts)
 	    "unchanged=%ld skipped=%ld failed=%ld", c->created, c->updated,
 	    c->deleted, c->unchanged, c->skipped, c->failed);
 	if (err != CPB_OK) {
+		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: sync failed: %s\n", errmsg);
 		rc = exit_for(err);
 	} else if (c->failed || report.projects_incomplete ||
@@ -308,6 +310,7 @@ cmd_drain(struct session *s)
 
 	err = webhook_drain(s->cfg, s->store, s->engine, 0, &r, errmsg);
 	if (err == CPB_ERR_BUSY) {
+		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		return EXIT_RUNNING;
 	}
@@ -327,6 +330,7 @@ cmd_status(struct session *s)
 	enum cpb_err err;
 
 	if ((err = store_runs_json(s->store, 10, &json, errmsg)) != CPB_OK) {
+		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		return exit_for(err);
 	}
@@ -338,7 +342,12 @@ cmd_status(struct session *s)
 static bool
 check_line(bool ok, const char *what, const char *detail)
 {
-	printf("%s %s: %s\n", ok ? "\u2713" : "\u2717", what, detail);
+	char text[512];
+
+	/* A server may echo a credential into what we show. */
+	snprintf(text, sizeof(text), "%s", detail);
+	log_redact(text, sizeof(text));
+	printf("%s %s: %s\n", ok ? "\u2713" : "\u2717", what, text);
 	return ok;
 }
 
@@ -417,6 +426,7 @@ main(int argc, char **argv)
 		return EXIT_UNREACHABLE;
 	}
 	if ((err = session_open(&s, errmsg)) != CPB_OK) {
+		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		rc = exit_for(err);
 		if (strcmp(opts.command, "check") == 0)

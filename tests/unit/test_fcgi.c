@@ -98,15 +98,19 @@ Test(request, query_get)
 {
 	char v[8];
 
-	cr_expect(request_query_get("a=1&limit=20&b=2", "limit", v, sizeof(v)));
+	cr_expect_eq(request_query_get("a=1&limit=20&b=2", "limit", v,
+	    sizeof(v)), QUERY_FOUND);
 	cr_expect_str_eq(v, "20");
-	cr_expect(request_query_get("limit=", "limit", v, sizeof(v)));
+	cr_expect_eq(request_query_get("limit=", "limit", v, sizeof(v)),
+	    QUERY_FOUND);
 	cr_expect_str_eq(v, "");
-	cr_expect_not(request_query_get("xlimit=3", "limit", v, sizeof(v)));
-	cr_expect_not(request_query_get("limit", "limit", v, sizeof(v)));
-	cr_expect_not(request_query_get("limit=123456789", "limit", v, sizeof(v)),
-	    "a value longer than the buffer is refused, not cut");
-	cr_expect_not(request_query_get("", "limit", v, sizeof(v)));
+	cr_expect_eq(request_query_get("xlimit=3", "limit", v, sizeof(v)),
+	    QUERY_ABSENT);
+	cr_expect_eq(request_query_get("limit", "limit", v, sizeof(v)),
+	    QUERY_ABSENT);
+	cr_expect_eq(request_query_get("limit=123456789", "limit", v, sizeof(v)),
+	    QUERY_TOO_LONG, "a value longer than the buffer is refused, not cut");
+	cr_expect_eq(request_query_get("", "limit", v, sizeof(v)), QUERY_ABSENT);
 }
 
 /* ---- parameters ---------------------------------------------------------- */
