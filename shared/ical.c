@@ -803,9 +803,9 @@ ical_web_url_ok(const char *s)
 	return true;
 }
 
-/* The last year libical 3.0 serialises; its first second as UTC µs. */
+/* The last year libical 3.0 serialises, and the first second after it. */
 #define ICAL_YEAR_MAX		3000
-#define ICAL_TIME_MAX_US	(INT64_C(32503680000) * 1000000)
+#define ICAL_TIME_MAX_US	(INT64_C(32535216000) * 1000000)	/* 3001-01-01 */
 
 static bool
 ical_date_ok(struct plane_date d)
