@@ -368,6 +368,10 @@ caldav_url_resolve(const char *base_url, const char *href)
 	}
 	if (curl_url_get(u, CURLUPART_URL, &tmp, 0) != CURLUE_OK)
 		goto out;
+	/* libcurl passes some raw bytes through (a DEL in the host): refuse. */
+	for (const char *p = tmp; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			goto out;
 	out = strdup(tmp);
 out:
 	curl_free(tmp);

@@ -34,7 +34,7 @@ FUZZ_LIBS     := $(PKG_LIBS) -lm
 # guarding everything else.  Take a name out when its fix lands: the
 # regression inputs in tests/fuzz/corpus/ then prove the fix.  Check a fix
 # with:  make fuzz-smoke FUZZ_KNOWN_DEFECTS=
-FUZZ_KNOWN_DEFECTS ?= HREF_RESOLVE_DEL
+FUZZ_KNOWN_DEFECTS ?=
 FUZZ_STAMP := $(FUZZ_BUILD)/known-defects
 
 # Every parser of untrusted bytes; the webhook harness once shared/webhook.c

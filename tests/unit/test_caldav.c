@@ -760,6 +760,9 @@ Test(caldav_url, resolve)
 	}
 	cr_assert_null(caldav_url_resolve("not a url", "/x"));
 	cr_assert_null(caldav_url_resolve("http://h/", "/x\ny"));
+	/* Found by fuzzing: libcurl let a DEL through into the host. */
+	cr_assert_null(caldav_url_resolve("http://127.0.0.1:5232/user/calendars/",
+	    "//%7Fb/\xD0"));
 	cr_assert_null(caldav_url_resolve(NULL, "/x"));
 	cr_assert_null(caldav_url_resolve("http://h/", NULL));
 }
