@@ -94,13 +94,16 @@ test-asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined CFLAGS="-O1 -g" check
 
 # Everything CI runs: the suite plain and under ASan+UBSan, the status page
-# in Chromium (fixture and real stack), the fuzz corpus replay.
+# in Chromium (fixture and real stack), a short valgrind leak and RSS pass
+# (the long one is `make leak-check`), the fuzz corpus replay with a short
+# run of each harness (the long one is `make fuzz`).
 test: deps
 	tests/sim/selftest.sh
 	$(MAKE) check
 	$(MAKE) test-asan
 	$(MAKE) test-ui
 	$(MAKE) test-ui-stack
+	$(MAKE) leak-check LEAK_REQUESTS=1000 RSS_REQUESTS=10000
 	$(MAKE) fuzz-smoke FUZZ_SMOKE_SECONDS=10
 
 # Debian packages for the build, the tests and the demo; a no-op when present.
