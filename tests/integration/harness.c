@@ -65,13 +65,22 @@ h_mkdtemp(char *out, size_t size, const char *tag)
 	return mkdtemp(out) != NULL;
 }
 
-static void
-sleep_ms(long ms)
+void
+h_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+long
+h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read a whole file; NULL if it is not there. */
@@ -638,7 +647,7 @@ h_sim_start(struct h_sim *sim, const char *fixture, const char *args)
 			sim->pid = 0;
 			return false;
 		}
-		sleep_ms(50);
+		h_sleep_ms(50);
 	}
 	snprintf(sim->url, sizeof(sim->url), "http://127.0.0.1:%d", sim->port);
 	return sim->port > 0;
@@ -1041,7 +1050,7 @@ h_dav_down(struct h_dav *dav)
 	    h_srcdir());
 	run_capture(argv, NULL, NULL, NULL);
 	for (i = 0; i < 100 && port_open(port); i++)
-		sleep_ms(50);
+		h_sleep_ms(50);
 	return !port_open(port);
 }
 
@@ -1064,6 +1073,6 @@ h_dav_up(struct h_dav *dav)
 	if (run_capture(argv, NULL, NULL, NULL) != 0)
 		return false;
 	for (i = 0; i < 200 && !port_open(port); i++)
-		sleep_ms(50);
+		h_sleep_ms(50);
 	return port_open(port);
 }

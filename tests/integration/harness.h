@@ -67,6 +67,9 @@ struct h_event {
 };
 
 const char *h_srcdir(void);
+/* Sleep (EINTR-safe) and a monotonic clock, for polling with a deadline. */
+void h_sleep_ms(long ms);
+long h_now_ms(void);
 const char *h_bindir(void);
 /* A fresh private directory under $CPB_TEST_TMP (or /tmp). */
 bool h_mkdtemp(char *out, size_t size, const char *tag);

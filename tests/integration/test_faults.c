@@ -41,24 +41,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *
 slurp(const char *path, size_t *len_out)
 {
@@ -125,7 +107,7 @@ spawn_sync(const struct h_env *env, const char *command, const char *out,
 static int
 wait_child(pid_t pid, long timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int status;
 
 	do {
@@ -134,8 +116,8 @@ wait_child(pid_t pid, long timeout_ms)
 		if (r == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) :
 			    128 + WTERMSIG(status);
-		sleep_ms(20);
-	} while (now_ms() < end);
+		h_sleep_ms(20);
+	} while (h_now_ms() < end);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
@@ -330,10 +312,10 @@ Test(caldav, killed_mid_full_sync_then_next_run_finishes, .init = up_big,
 	sync = spawn_sync(&W.env, NULL, out, err);
 
 	/* Kill Radicale (-9) once the sync has written a good part. */
-	end = now_ms() + 60000;
+	end = h_now_ms() + 60000;
 	while ((creates = count_in_file(err, "op=create")) < 40 &&
-	    now_ms() < end)
-		sleep_ms(10);
+	    h_now_ms() < end)
+		h_sleep_ms(10);
 	cr_assert_geq(creates, 40, "the sync did not get going");
 	cr_assert_eq(kill(dav_pid(), SIGKILL), 0);
 	cr_assert(h_dav_down(&W.dav), "radicale did not go away");
@@ -408,18 +390,18 @@ plane_page_fault(const char *rule, const char *say, long max_ms)
 	sim_ok(&W.sim, "DELETE", "/_sim/issues/" WEB_1, NULL);
 	sim_ok(&W.sim, "POST", "/_sim/faults", rule);
 
-	t0 = now_ms();
+	t0 = h_now_ms();
 	run_cmd(&W.env, NULL, &r);
 	cr_assert(r.status == 1 || r.status == 3, "exit %d\n%s\n%s", r.status,
 	    r.out, r.err);
-	cr_expect_leq(now_ms() - t0, max_ms, "the failing run took %ld ms",
-	    now_ms() - t0);
+	cr_expect_leq(h_now_ms() - t0, max_ms, "the failing run took %ld ms",
+	    h_now_ms() - t0);
 	cr_expect(strstr(r.err, say) != NULL, "'%s' not reported: %s", say,
 	    r.err);
 	cr_expect(strstr(r.out, "deleted=0") != NULL || r.out[0] == '\0',
 	    "%s", r.out);
 	cr_log_info("fault %s: exit %d after %ld ms", rule, r.status,
-	    now_ms() - t0);
+	    h_now_ms() - t0);
 	h_run_free(&r);
 	n = events_unique(&W.dav, &ev);
 	cr_expect_eq(n, 11, "events after the failed run: %zu", n);
@@ -705,14 +687,14 @@ Test(store, disk_full_webhooks_get_503_never_202, .init = up_disk,
 	cr_expect(strstr(h.body, "\"queued\"") != NULL,
 	    "the refused delivery had been stored: %s", h.body);
 	h_http_free(&h);
-	end = now_ms() + 30000;
+	end = h_now_ms() + 30000;
 	do {
 		run_cmd(&W.env, "drain", &r);
 		h_run_free(&r);
 		if (store_depth(W.db) == 0)
 			break;
-		sleep_ms(300);
-	} while (now_ms() < end);
+		h_sleep_ms(300);
+	} while (h_now_ms() < end);
 	cr_expect_eq(store_depth(W.db), 0);
 	ok = integrity(W.db);
 	cr_expect_str_eq(ok, "ok");
@@ -873,14 +855,14 @@ load_client(int c, const char *results, long epoch)
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-		t0 = now_ms() - epoch;
+		t0 = h_now_ms() - epoch;
 		if (curl_easy_perform(h) == CURLE_OK)
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		fprintf(f, "%d %ld %ld %ld\n", k, status, t0, now_ms() - epoch);
+		fprintf(f, "%d %ld %ld %ld\n", k, status, t0, h_now_ms() - epoch);
 		fflush(f);
 		curl_slist_free_all(hdrs);
 		free(s.data);
-		sleep_ms(50);
+		h_sleep_ms(50);
 	}
 	fclose(f);
 	curl_easy_cleanup(h);
@@ -981,7 +963,7 @@ Test(pool, killed_under_signed_load_loses_no_accepted_delivery,
 	cJSON_Delete(issues);
 	cr_assert_eq(n, LOAD_CLIENTS * LOAD_EACH, "only %d dated issues", n);
 
-	epoch = now_ms();
+	epoch = h_now_ms();
 	for (c = 0; c < LOAD_CLIENTS; c++) {
 		snprintf(results[c], sizeof(results[c]), "%s/load-%d.txt",
 		    W.dir, c);
@@ -991,18 +973,18 @@ Test(pool, killed_under_signed_load_loses_no_accepted_delivery,
 		}
 	}
 	/* The whole pool dies (-9) in the middle, and is started again. */
-	sleep_ms(900);
+	h_sleep_ms(900);
 	np = h_stack_pool_pids(&W.stack, pids, 8);
 	cr_assert_eq(np, 2);
-	t_kill = now_ms() - epoch;
+	t_kill = h_now_ms() - epoch;
 	for (i = 0; i < np; i++)
 		kill(pids[i], SIGKILL);
-	sleep_ms(700);
+	h_sleep_ms(700);
 	pool_restart(2);
-	end = now_ms() + 5000;
-	while (h_stack_pool_pids(&W.stack, pids, 8) < 2 && now_ms() < end)
-		sleep_ms(10);
-	t_up = now_ms() - epoch;
+	end = h_now_ms() + 5000;
+	while (h_stack_pool_pids(&W.stack, pids, 8) < 2 && h_now_ms() < end)
+		h_sleep_ms(10);
+	t_up = h_now_ms() - epoch;
 	for (c = 0; c < LOAD_CLIENTS; c++)
 		cr_assert_eq(wait_child(kids[c], 60000), 0, "load client %d", c);
 
@@ -1045,7 +1027,7 @@ Test(pool, killed_under_signed_load_loses_no_accepted_delivery,
 
 	/* cron's drain: what the killed responders held comes back after
 	 * its lease (60 s). */
-	end = now_ms() + 120000;
+	end = h_now_ms() + 120000;
 	do {
 		run_cmd(&W.env, "drain", &r);
 		cr_assert(r.status == 0 || r.status == 1 || r.status == 75,
@@ -1053,8 +1035,8 @@ Test(pool, killed_under_signed_load_loses_no_accepted_delivery,
 		h_run_free(&r);
 		if ((depth = store_depth(W.db)) == 0)
 			break;
-		sleep_ms(2000);
-	} while (now_ms() < end);
+		h_sleep_ms(2000);
+	} while (h_now_ms() < end);
 	cr_assert_eq(depth, 0, "deliveries left in the queue");
 
 	/* Exactly the accepted deliveries are in the calendar, once each. */

@@ -49,24 +49,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *
 slurp(const char *path)
 {
@@ -478,7 +460,7 @@ expect_nothing_stored(void)
 	char errmsg[CPB_ERRMSG_MAX];
 	long depth = -1;
 
-	sleep_ms(300);
+	h_sleep_ms(300);
 	cr_assert_eq(store_open(&store, W.db, errmsg), CPB_OK, "%s", errmsg);
 	cr_expect_eq(store_queue_depth(store, &depth, errmsg), CPB_OK);
 	store_close(store);
@@ -494,11 +476,11 @@ expect_good_still_works(void)
 		{ "@GOOD", 0, NULL, NULL, "X-Plane-Delivery: good-1", 0, 202,
 		    "queued" },
 	};
-	long end = now_ms() + 10000;
+	long end = h_now_ms() + 10000;
 
 	run_cases("control", good, 1);
-	while (event_count() == 0 && now_ms() < end)
-		sleep_ms(100);
+	while (event_count() == 0 && h_now_ms() < end)
+		h_sleep_ms(100);
 	cr_expect_eq(event_count(), 1, "the good delivery was not applied");
 }
 
@@ -690,9 +672,9 @@ Test(web, issue_fields, .init = web_up, .fini = down, .timeout = 120)
 	run_cases("issue", cases, sizeof(cases) / sizeof(cases[0]));
 	expect_nothing_stored();
 	run_cases("issue", ctl, 1);
-	end = now_ms() + 10000;
-	while (event_count() == 0 && now_ms() < end)
-		sleep_ms(100);
+	end = h_now_ms() + 10000;
+	while (event_count() == 0 && h_now_ms() < end)
+		h_sleep_ms(100);
 	n = h_dav_events(&W.dav, &ev);
 	cr_assert_eq(n, 1);
 	cr_expect(strstr(ev[0].summary, "red") != NULL, "%s", ev[0].summary);
@@ -1211,7 +1193,7 @@ start_py(const char *mode, const char *host, const char *upstream,
 			free(port);
 		}
 		if (p <= 0)
-			sleep_ms(25);
+			h_sleep_ms(25);
 	}
 	cr_assert_gt(p, 0, "hostile_server.py %s did not start", mode);
 	snprintf(url, url_size, "http://%s:%d", host, p);
@@ -1286,13 +1268,13 @@ through_proxy(const struct scase *c, bool plane_side, struct h_run *r)
 		snprintf(u, sizeof(u), "%s/", W.proxy_url);
 		h_env_set(&env, "CALDAV_URL", u);
 	}
-	t0 = now_ms();
+	t0 = h_now_ms();
 	h_run_sync(&env, NULL, r);
 	cr_expect(r->status == c->exit1 || r->status == c->exit2,
 	    "%s: exit %d, expected %d or %d\n%s", c->mode, r->status, c->exit1,
 	    c->exit2, r->err);
-	cr_expect_leq(now_ms() - t0, c->max_ms, "%s: took %ld ms", c->mode,
-	    now_ms() - t0);
+	cr_expect_leq(h_now_ms() - t0, c->max_ms, "%s: took %ld ms", c->mode,
+	    h_now_ms() - t0);
 	if (c->say)
 		cr_expect(strcasestr(r->err, c->say) != NULL,
 		    "%s: '%s' not said: %.1500s", c->mode, c->say, r->err);

@@ -32,24 +32,6 @@
 #define SECRET		"plane_wh_5ec7e75ec7e75ec7e75ec7e75ec7e7ff"
 #define ADMIN		"adm-5ec7e7-a11ce-b0b-c4r01-d4ve-e11e"
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *
 slurp(const char *path)
 {
@@ -120,12 +102,12 @@ tls_stop(void)
 	snprintf(path, sizeof(path), "%s/nginx.pid", W.tls_dir);
 	if ((pid = slurp(path)) != NULL) {
 		pid_t p = (pid_t)strtol(pid, NULL, 10);
-		long end = now_ms() + 5000;
+		long end = h_now_ms() + 5000;
 
 		if (p > 0) {
 			kill(p, SIGQUIT);
-			while (kill(p, 0) == 0 && now_ms() < end)
-				sleep_ms(50);
+			while (kill(p, 0) == 0 && h_now_ms() < end)
+				h_sleep_ms(50);
 			if (kill(p, 0) == 0)
 				kill(p, SIGKILL);
 		}
@@ -351,11 +333,11 @@ Test(secrets, nowhere_in_logs_answers_pages_or_errors, .init = up,
 	h_hmac_hex(SECRET, good, strlen(good), hex);
 	cr_expect_eq(hook(good, hex, "sec-4", "webhook during outage"), 202);
 	free(good);
-	end = now_ms() + 15000;
+	end = h_now_ms() + 15000;
 	do {
 		run("drain", "drain outage");
-		sleep_ms(200);
-	} while (dead_total() == 0 && now_ms() < end);
+		h_sleep_ms(200);
+	} while (dead_total() == 0 && h_now_ms() < end);
 	cr_expect_gt(dead_total(), 0, "the failed delivery is no dead letter");
 	cr_expect_neq(run(NULL, "sync during outage"), 0);
 	cr_expect_neq(run("check", "check during outage"), 0);
@@ -477,7 +459,7 @@ tls_start(int *dav_port, int *plane_port)
 			free(text);
 			break;
 		}
-		sleep_ms(20);
+		h_sleep_ms(20);
 	}
 }
 

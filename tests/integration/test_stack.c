@@ -47,23 +47,6 @@ struct world {
 
 static struct world W;
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef void (*env_tweak)(struct h_env *env);
 
 static void
@@ -313,7 +296,7 @@ metric(const char *series)
 static bool
 wait_event(const char *uid, const char *summary, long timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	struct h_event *ev;
 	const struct h_event *e;
 	bool ok;
@@ -327,8 +310,8 @@ wait_event(const char *uid, const char *summary, long timeout_ms)
 		h_events_free(ev, n);
 		if (ok)
 			return true;
-		sleep_ms(100);
-	} while (now_ms() < end);
+		h_sleep_ms(100);
+	} while (h_now_ms() < end);
 	return false;
 }
 
@@ -360,10 +343,10 @@ event_count(void)
 static void
 wait_queue_empty(long timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 
-	while (queue_depth() != 0 && now_ms() < end)
-		sleep_ms(100);
+	while (queue_depth() != 0 && h_now_ms() < end)
+		h_sleep_ms(100);
 	cr_assert_eq(queue_depth(), 0, "the queue did not drain");
 }
 
@@ -481,7 +464,7 @@ Test(webhook, older_data_after_newer_is_ignored, .init = up,
 	full_sync();
 	/* Plane's view now, captured; then a newer edit arrives first. */
 	old = sim_payload(WEB_3, "name");
-	sleep_ms(20);
+	h_sleep_ms(20);
 	snprintf(json, sizeof(json), "{\"name\":\"Newest title\","
 	    "\"_webhook\":{\"url\":\"%s\",\"insecure\":true}}", W.hook_url);
 	r = h_sim_call(&W.sim, "PATCH", "/_sim/issues/" WEB_3, json, &status);
@@ -526,7 +509,7 @@ Test(webhook, signatures, .init = up, .fini = world_down, .timeout = 60)
 	cr_expect_eq(queue_depth(), 0);
 	cr_expect_eq(metric("calplanebot_webhooks_total{outcome=\"rejected\"}"), 3);
 	cr_expect_eq(metric("calplanebot_webhooks_total{outcome=\"queued\"}"), 0);
-	sleep_ms(300);
+	h_sleep_ms(300);
 	cr_expect_eq(event_count(), 0);
 
 	/* The seeds' "sha256=" form is accepted as well as Plane's bare hex. */
@@ -669,7 +652,7 @@ Test(durability, killed_drainer_loses_nothing, .init = up,
 		expect_sim_answer(r, 202, "queued");
 		cJSON_Delete(r);
 	}
-	sleep_ms(700);
+	h_sleep_ms(700);
 	n = h_stack_pool_pids(&W.stack, pids, 8);
 	cr_assert_eq(n, 2, "pool of %zu", n);
 	for (i = 0; i < n; i++)
@@ -681,7 +664,7 @@ Test(durability, killed_drainer_loses_nothing, .init = up,
 	 * cron's drain: holding the drain lock, it knows the killed
 	 * drainer's lease is stale and applies its item too.
 	 */
-	end = now_ms() + 20000;
+	end = h_now_ms() + 20000;
 	do {
 		run_sync("drain", &run);
 		cr_assert(run.status == 0 || run.status == 1, "drain exit %d: %s",
@@ -692,8 +675,8 @@ Test(durability, killed_drainer_loses_nothing, .init = up,
 		store_close(store);
 		if (depth == 0)
 			break;
-		sleep_ms(2000);
-	} while (now_ms() < end);
+		h_sleep_ms(2000);
+	} while (h_now_ms() < end);
 	cr_assert_eq(depth, 0, "deliveries left in the queue");
 	for (i = 0; i < 3; i++) {
 		cr_expect(wait_event(uids[i], NULL, 100), "%s missing", uids[i]);
@@ -719,18 +702,18 @@ Test(durability, caldav_outage_then_drain_repairs, .init = up,
 	    "\"issue_id\":\"" WEB_2 "\",\"field\":\"priority\"");
 	expect_sim_answer(r, 202, "queued");
 	cJSON_Delete(r);
-	sleep_ms(300);
+	h_sleep_ms(300);
 	cr_expect_geq(queue_depth(), 1, "accepted deliveries must wait");
 
 	cr_assert(h_dav_up(&W.dav), "radicale did not come back");
-	end = now_ms() + 20000;
+	end = h_now_ms() + 20000;
 	do {
 		run_sync("drain", &run);
 		h_run_free(&run);
 		if (queue_depth() == 0)
 			break;
-		sleep_ms(300);
-	} while (now_ms() < end);
+		h_sleep_ms(300);
+	} while (h_now_ms() < end);
 	cr_assert_eq(queue_depth(), 0);
 	cr_expect(wait_event(UID(WEB_1), NULL, 100));
 	cr_expect(wait_event(UID(WEB_2), NULL, 100));
@@ -787,15 +770,15 @@ Test(admin, failing_items_reach_the_dead_letters, .init = up_dead_letters,
 	expect_sim_answer(r, 202, "queued");
 	cJSON_Delete(r);
 	/* CALPLANEBOT_MAX_ATTEMPTS=2: a few drains and both are dead. */
-	end = now_ms() + 30000;
+	end = h_now_ms() + 30000;
 	do {
-		sleep_ms(100);
+		h_sleep_ms(100);
 		run_sync("drain", &run);
 		h_run_free(&run);
 		doc = dead_letters();
 		total = (long)jnum(doc, "total");
 		cJSON_Delete(doc);
-	} while (total < 2 && now_ms() < end);
+	} while (total < 2 && h_now_ms() < end);
 	cr_assert_eq(total, 2, "dead letters: %ld", total);
 	cr_expect_eq(queue_depth(), 0);
 
@@ -905,9 +888,9 @@ Test(admin, sync_route, .init = up, .fini = world_down, .timeout = 60)
 	cJSON_Delete(doc);
 	h_http_free(&h);
 	/* The sync runs in its own process; its result lands in the calendar. */
-	end = now_ms() + 20000;
-	while (event_count() < SAMPLE_EVENTS && now_ms() < end)
-		sleep_ms(200);
+	end = h_now_ms() + 20000;
+	while (event_count() < SAMPLE_EVENTS && h_now_ms() < end)
+		h_sleep_ms(200);
 	cr_expect_eq(event_count(), SAMPLE_EVENTS);
 }
 
@@ -1080,9 +1063,9 @@ Test(pool, sigterm_stops_cleanly, .init = up, .fini = world_down,
 	cr_assert_eq(n, 2);
 	for (i = 0; i < n; i++)
 		kill(pids[i], SIGTERM);
-	end = now_ms() + 3000;
-	while (h_stack_pool_pids(&W.stack, pids, 8) > 0 && now_ms() < end)
-		sleep_ms(50);
+	end = h_now_ms() + 3000;
+	while (h_stack_pool_pids(&W.stack, pids, 8) > 0 && h_now_ms() < end)
+		h_sleep_ms(50);
 	cr_expect_eq(h_stack_pool_pids(&W.stack, pids, 8), 0,
 	    "a responder ignored SIGTERM");
 	cr_expect_eq(count_lines(W.stack.log, "op=stop"), 2,
