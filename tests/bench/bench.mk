@@ -1,7 +1,7 @@
 # tests/bench/bench.mk - the benchmarks of issue 7 (included by the top
 # Makefile).  Numbers, not assertions: never part of `make test`.
 #
-#   make bench         all seven items at full size (about 12 minutes on
+#   make bench         all seven items at full size (11-18 minutes on
 #                      2 CPUs); prints one summary table
 #   make bench-quick   the same at small sizes (about 3 minutes)
 #   make bench-tools   only build the tools: put_loop (a plain libcurl

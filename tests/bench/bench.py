@@ -48,7 +48,7 @@ TOKEN = "plane_api_" + "b3c4" * 8           # the simulator's API token
 SECRET = "plane_wh_" + "5e7a" * 8           # PLANE_WEBHOOK_SECRET of the pool
 SLUG = "bench"
 
-# Sizes: full (`make bench`, about 12 minutes) and quick (about 3).
+# Sizes: full (`make bench`, 11-18 minutes on 2 CPUs) and quick (about 3).
 FULL = dict(projects=100, issues=100, wrk_seconds=10, wrk_rounds=2,
             wrk_threads=2, wrk_conns=8, webhook_bodies=1000, latency_n=300,
             mem_sizes=((5, 1000), (50, 1000)), responder_requests=100000,
