@@ -320,42 +320,43 @@ route_liveness(const struct fcgi_app *app, const struct fcgi_request *req,
 	response_json(resp, 200, doc);
 }
 
+/* A JSON document built from the store alone (health.h). */
+typedef enum cpb_err (*store_doc_fn)(struct store *store,
+    const struct cpb_config *cfg, const struct health_self *self, char **json,
+    char *errmsg);
+
 static void
-route_health(const struct fcgi_app *app, const struct fcgi_request *req,
-    const struct route_match *m, struct fcgi_response *resp)
+route_store_doc(const struct fcgi_app *app, store_doc_fn build,
+    const char *what, struct fcgi_response *resp)
 {
 	struct health_self self;
 	char errmsg[CPB_ERRMSG_MAX] = "", *json = NULL;
 	enum cpb_err err;
 
-	(void)req;
-	(void)m;
 	health_self_now(app, &self);
-	if ((err = health_json(app->store, app->cfg, &self, &json, errmsg)) !=
-	    CPB_OK) {
-		store_failed(resp, "health", err, errmsg);
+	if ((err = build(app->store, app->cfg, &self, &json, errmsg)) != CPB_OK) {
+		store_failed(resp, what, err, errmsg);
 		return;
 	}
 	response_take(resp, 200, RESPONSE_JSON, json);
 }
 
 static void
+route_health(const struct fcgi_app *app, const struct fcgi_request *req,
+    const struct route_match *m, struct fcgi_response *resp)
+{
+	(void)req;
+	(void)m;
+	route_store_doc(app, health_json, "health", resp);
+}
+
+static void
 route_status(const struct fcgi_app *app, const struct fcgi_request *req,
     const struct route_match *m, struct fcgi_response *resp)
 {
-	struct health_self self;
-	char errmsg[CPB_ERRMSG_MAX] = "", *json = NULL;
-	enum cpb_err err;
-
 	(void)req;
 	(void)m;
-	health_self_now(app, &self);
-	if ((err = status_json(app->store, app->cfg, &self, &json, errmsg)) !=
-	    CPB_OK) {
-		store_failed(resp, "status", err, errmsg);
-		return;
-	}
-	response_take(resp, 200, RESPONSE_JSON, json);
+	route_store_doc(app, status_json, "status", resp);
 }
 
 static void
