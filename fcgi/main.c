@@ -51,12 +51,6 @@ enum exit_code {
 
 /* After a webhook: at most this many items per drain, then accept again. */
 #define FCGI_DRAIN_MAX_ITEMS	1000
-/*
- * Another drainer holds the lock: it will take our item too, unless it is
- * just finishing.  A few short retries cover that moment.
- */
-#define FCGI_DRAIN_BUSY_TRIES	5
-#define FCGI_DRAIN_BUSY_MS	20
 #define FCGI_HEAD_MAX		1024
 
 /* The one piece of process state: set by the signal handler. */
@@ -79,6 +73,7 @@ struct session {
 	struct store	*store;
 	struct engine	*engine;
 	char		 sync_bin[PATH_MAX];
+	struct doc_cache health_cache;
 	struct fcgi_app	 app;
 };
 
@@ -225,6 +220,15 @@ load_config(struct session *s)
 	}
 	log_set_level(s->cfg->log_level);
 	config_redact_secrets(s->cfg);
+	/*
+	 * The responder only drains the webhook queue, which has its own
+	 * backoff and dead letters: one attempt per request and no wait for
+	 * a 429 or a rate-limit reset.  Retrying here as well would multiply
+	 * the two, and a responder asleep in a retry is one fewer answering
+	 * Plane (and would hold up a stop).
+	 */
+	s->cfg->retry_attempts = 1;
+	s->cfg->rate_limit_max_wait_seconds = 0;
 	if (s->cfg->plane_webhook_secret == NULL ||
 	    s->cfg->plane_webhook_secret[0] == '\0') {
 		if (!s->cfg->allow_unsigned_webhooks) {
@@ -275,12 +279,14 @@ session_open(struct session *s, const struct options *opts, char *errmsg)
 	s->app.started_at = time(NULL);
 	s->app.sync_bin = s->sync_bin;
 	s->app.sync_log = opts->sync_log;
+	s->app.health_cache = &s->health_cache;
 	return CPB_OK;
 }
 
 static void
 session_close(struct session *s)
 {
+	doc_cache_clear(&s->health_cache);
 	engine_free(s->engine);
 	store_close(s->store);
 	caldav_client_free(s->caldav);
@@ -432,42 +438,23 @@ handle(const struct fcgi_app *app, FCGX_Request *fr)
 }
 
 /*
- * Apply what is queued, one item per call so a stop request is seen
- * between items.  CPB_ERR_BUSY: another process is draining and will take
- * our item as well.
+ * Apply what is queued.  CPB_ERR_BUSY: another responder is draining and
+ * takes our delivery as well (webhook_drain looks at the queue once more
+ * after it lets go of the lock), so we go back to accepting at once.
+ * Failed items wait for their backoff: the next webhook or the cron
+ * drain retries them.
  */
 static void
 drain(const struct fcgi_app *app)
 {
 	struct webhook_drain_report rep;
-	char errmsg[CPB_ERRMSG_MAX];
-	struct timespec nap = { 0, FCGI_DRAIN_BUSY_MS * 1000000L };
-	int busy = 0, i;
+	char errmsg[CPB_ERRMSG_MAX] = "";
 	enum cpb_err err;
 
-	for (i = 0; i < FCGI_DRAIN_MAX_ITEMS && !fcgi_stop; i++) {
-		memset(&rep, 0, sizeof(rep));
-		errmsg[0] = '\0';
-		err = webhook_drain(app->cfg, app->store, app->engine, 1, &rep,
-		    errmsg);
-		if (err == CPB_ERR_BUSY) {
-			if (++busy >= FCGI_DRAIN_BUSY_TRIES)
-				return;
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		if (err != CPB_OK) {
-			log_kv(LOG_ERROR, "op", "drain", "error", errmsg, NULL);
-			return;
-		}
-		/*
-		 * Nothing due, or a failure (often an outage: the next items
-		 * would spend their attempts on it too).  The retry waits for
-		 * the next webhook or the cron drain.
-		 */
-		if (rep.failed > 0 || rep.applied + rep.dead == 0)
-			return;
-	}
+	err = webhook_drain(app->cfg, app->store, app->engine,
+	    FCGI_DRAIN_MAX_ITEMS, &fcgi_stop, &rep, errmsg);
+	if (err != CPB_OK && err != CPB_ERR_BUSY)
+		log_kv(LOG_ERROR, "op", "drain", "error", errmsg, NULL);
 }
 
 static int

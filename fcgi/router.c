@@ -341,13 +341,53 @@ route_store_doc(const struct fcgi_app *app, store_doc_fn build,
 	response_take(resp, 200, RESPONSE_JSON, json);
 }
 
+void
+doc_cache_clear(struct doc_cache *cache)
+{
+	free(cache->json);
+	memset(cache, 0, sizeof(*cache));
+}
+
+static bool
+doc_cache_fresh(const struct doc_cache *cache, const struct store_mark *mark,
+    time_t now)
+{
+	return cache->json != NULL && cache->second == now &&
+	    cache->mark.others == mark->others &&
+	    cache->mark.ours == mark->ours;
+}
+
 static void
 route_health(const struct fcgi_app *app, const struct fcgi_request *req,
     const struct route_match *m, struct fcgi_response *resp)
 {
+	struct doc_cache *cache = app->health_cache;
+	struct store_mark mark;
+	char errmsg[CPB_ERRMSG_MAX] = "", *copy;
+	time_t now = time(NULL);
+
 	(void)req;
 	(void)m;
-	route_store_doc(app, health_json, "health", resp);
+	/* No mark, no reuse: the build reports the store's trouble. */
+	if (cache == NULL || store_mark(app->store, &mark, errmsg) != CPB_OK) {
+		route_store_doc(app, health_json, "health", resp);
+		return;
+	}
+	if (!doc_cache_fresh(cache, &mark, now)) {
+		doc_cache_clear(cache);
+		route_store_doc(app, health_json, "health", resp);
+		if (resp->status != 200 || resp->body == NULL ||
+		    (cache->json = strdup(resp->body)) == NULL)
+			return;
+		cache->mark = mark;
+		cache->second = now;
+		return;
+	}
+	if ((copy = strdup(cache->json)) == NULL) {
+		response_error(resp, 500, "INTERNAL_ERROR", "out of memory");
+		return;
+	}
+	response_take(resp, 200, RESPONSE_JSON, copy);
 }
 
 static void

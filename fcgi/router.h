@@ -33,6 +33,22 @@
 #include "store.h"
 #include "version.h"
 
+/*
+ * The last GET /api/v1/health document of this process.  It is served
+ * again while the store is unchanged (store_mark) within the same second
+ * of the clock (the document's timestamp, uptime and the age-based alerts
+ * move with it): the status page's polling and a monitor's then cost one
+ * look at the store instead of seven queries.  Only whether a sync holds
+ * the lock can be up to a second old.
+ */
+struct doc_cache {
+	char		*json;		/* owned; NULL: nothing cached */
+	struct store_mark mark;
+	time_t		 second;
+};
+
+void doc_cache_clear(struct doc_cache *cache);
+
 /* What one responder process holds for its whole life. */
 struct fcgi_app {
 	const struct cpb_config *cfg;
@@ -41,6 +57,7 @@ struct fcgi_app {
 	time_t		 started_at;
 	const char	*sync_bin;	/* absolute path of calplanebot-sync */
 	const char	*sync_log;	/* its output; NULL: /dev/null */
+	struct doc_cache *health_cache;	/* NULL: build every time */
 };
 
 struct route;

@@ -673,7 +673,10 @@ http_perform_retry(struct http_client *client, const struct http_request *req,
 	for (;;) {
 		err = http_perform(client, req, resp, errmsg);
 		if (err == CPB_OK && resp->status == 429) {
-			if (n429 >= policy->max_429)
+			/* max_wait_seconds 0: never wait, the caller backs
+			 * off (asking again at once would only hammer). */
+			if (n429 >= policy->max_429 ||
+			    policy->max_wait_seconds <= 0)
 				return CPB_OK;
 			wait = http_429_wait_ms(resp, policy, ++n429);
 		} else if (err == CPB_ERR_NETWORK ||

@@ -82,7 +82,8 @@ enum cpb_err http_perform(struct http_client *client,
  * http_perform with the policy: network errors, 500/502/503/504 and
  * timeouts are retried with exponential backoff; a 429 waits Retry-After
  * (capped at max_wait_seconds, at most max_429 times) and does not count as
- * an attempt.  The last response (any status) is returned with CPB_OK.
+ * an attempt; with max_wait_seconds 0 a 429 is returned at once.  The last
+ * response (any status) is returned with CPB_OK.
  */
 enum cpb_err http_perform_retry(struct http_client *client,
     const struct http_request *req, const struct http_retry_policy *policy,

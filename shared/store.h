@@ -27,7 +27,7 @@
 #include "err.h"
 
 /* The schema this build writes; a newer database is refused on open. */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 /* Caps on what callers hand us (bytes): any text field, a run's errors. */
 #define STORE_TEXT_MAX		(1024 * 1024)
 #define STORE_ERRORS_MAX	(4 * 1024 * 1024)
@@ -197,9 +197,9 @@ enum cpb_err store_run_stats(struct store *store, struct store_run_stats *out,
     char *errmsg);
 
 /*
- * The webhook queue (schema version 2).  An accepted delivery is stored
- * before Plane gets its 202; a drainer leases items, applies them and
- * marks them done.  Deliveries are keyed by X-Plane-Delivery: a repeat is
+ * The webhook queue (schema version 2, made cheaper to write in 3).  An
+ * accepted delivery is stored before Plane gets its 202; a drainer leases
+ * items, applies them and marks them done.  Deliveries are keyed by X-Plane-Delivery: a repeat is
  * recognised for STORE_DELIVERY_MEMORY_DAYS after it was first seen, also
  * after it was applied.
  *
@@ -260,6 +260,12 @@ enum cpb_err store_queue_fail(struct store *store,
  * drainer at a time, any lease it finds belongs to a drainer that died.
  */
 enum cpb_err store_queue_reclaim(struct store *store, char *errmsg);
+/*
+ * Forget deliveries seen more than STORE_DELIVERY_MEMORY_DAYS ago.  Kept
+ * out of store_queue_push, which must stay as cheap as it can: the
+ * drainer calls it, once per round.
+ */
+enum cpb_err store_deliveries_prune(struct store *store, char *errmsg);
 enum cpb_err store_queue_depth(struct store *store, long *depth, char *errmsg);
 void store_queue_item_free(struct store_queue_item *item);
 
@@ -277,6 +283,19 @@ enum cpb_err store_dead_json(struct store *store, int limit, char **json,
 enum cpb_err store_dead_count(struct store *store, long *count, char *errmsg);
 enum cpb_err store_dead_retry(struct store *store, int64_t id, char *errmsg);
 enum cpb_err store_dead_drop(struct store *store, int64_t id, char *errmsg);
+
+/*
+ * A mark that moves whenever the database may have changed: a commit by
+ * another connection (PRAGMA data_version) or a change made through this
+ * one.  Two equal marks of one store mean the same contents, so what was
+ * built from the first may be served for the second.
+ */
+struct store_mark {
+	int64_t	 others;
+	int64_t	 ours;
+};
+enum cpb_err store_mark(struct store *store, struct store_mark *out,
+    char *errmsg);
 
 /*
  * Monotonic counters for /api/v1/metrics ("webhooks_total{outcome=...}"),

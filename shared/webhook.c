@@ -27,7 +27,9 @@
  * Counters (metrics): webhooks_total{outcome=queued|duplicate|ignored|
  * rejected|unavailable} on receipt; drain_total{result=applied|failed|
  * dead|coalesced} and operations_total{kind=…,result=ok|error} when
- * draining.  A counter that cannot be written never changes an answer.
+ * draining, each written in the transaction of what it counts, so a
+ * webhook costs one commit to receive and a share of one batch's commit
+ * to apply.  A counter that cannot be written never changes an answer.
  */
 #include "webhook.h"
 
@@ -433,13 +435,23 @@ webhook_enqueue(struct store *store, const struct webhook_envelope *env,
 		.payload = text,
 		.updated_at_us = updated_at_us,
 	};
-	char errmsg[CPB_ERRMSG_MAX] = "";
+	char errmsg[CPB_ERRMSG_MAX] = "no store";
+	enum cpb_err err = CPB_ERR_INVALID;
 	bool duplicate = false;
 
-	if (store == NULL || store_queue_push(store, &item, &duplicate,
-	    errmsg) != CPB_OK) {
+	/* The counter rides in the delivery's transaction: one commit. */
+	if (store != NULL && (err = store_begin(store, errmsg)) == CPB_OK &&
+	    (err = store_queue_push(store, &item, &duplicate, errmsg)) ==
+	    CPB_OK) {
+		webhook_count(store, "webhooks_total", "outcome", duplicate ?
+		    webhook_outcome_name(WEBHOOK_DUPLICATE) :
+		    webhook_outcome_name(WEBHOOK_QUEUED));
+		err = store_commit(store, errmsg);
+	}
+	if (err != CPB_OK) {
+		store_rollback(store);
 		log_kv(LOG_ERROR, "op", "webhook", "delivery", env->delivery,
-		    "error", store == NULL ? "no store" : errmsg, NULL);
+		    "error", errmsg, NULL);
 		webhook_set(r, WEBHOOK_UNAVAILABLE, 503, "STORE_UNAVAILABLE",
 		    "the delivery could not be stored; try again later");
 		return;
@@ -549,8 +561,11 @@ webhook_receive(const struct cpb_config *cfg, struct store *store,
 	snprintf(result->event, sizeof(result->event), "%s", env.event);
 	webhook_route(store, &env, text, result);
 out:
-	webhook_count(store, "webhooks_total", "outcome",
-	    webhook_outcome_name(result->outcome));
+	/* Queued and duplicate were counted with the delivery. */
+	if (result->outcome != WEBHOOK_QUEUED &&
+	    result->outcome != WEBHOOK_DUPLICATE)
+		webhook_count(store, "webhooks_total", "outcome",
+		    webhook_outcome_name(result->outcome));
 	cJSON_Delete(root);
 	free(text);
 }
@@ -651,97 +666,224 @@ webhook_log(const struct store_queue_item *item, const char *kind,
 	    error, NULL);
 }
 
-/*
- * Apply one leased item and settle it in the queue.  *stop is set when the
- * failure is about the peer, not the item (unreachable, credentials
- * refused, rate limit outlasted): the rest would fail the same way and
- * spend their attempts on an outage.  Errors returned are the store's.
- */
-static enum cpb_err
-webhook_settle(const struct cpb_config *cfg, struct store *store,
-    struct engine *eng, const struct store_queue_item *item,
-    struct webhook_drain_report *report, bool *stop, char *errmsg)
-{
-	struct webhook_applied a = { 0 };
-	char why[CPB_ERRMSG_MAX] = "";
+/* One leased item, applied or not yet. */
+struct webhook_slot {
+	struct store_queue_item item;
+	struct webhook_applied a;
 	enum cpb_err err;
-	bool dead = false;
+	bool	 applied;		/* webhook_apply ran on it */
+	char	 why[CPB_ERRMSG_MAX];
+};
 
-	err = webhook_apply(eng, item, &a, why);
-	webhook_count_op(store, a.kind, err == CPB_OK);
-	if (err == CPB_OK) {
-		webhook_count(store, "drain_total", "result", "applied");
-		webhook_log(item, a.kind, "applied", NULL);
-		report->applied++;
-		return store_queue_done(store, item, errmsg);
-	}
-	*stop = err == CPB_ERR_NETWORK || err == CPB_ERR_AUTH ||
-	    err == CPB_ERR_RATE_LIMITED;
-	err = store_queue_fail(store, item, why[0] != '\0' ? why : "failed",
-	    a.permanent ? item->attempts + 1 : cfg->max_event_failures,
-	    http_backoff_ms(item->attempts + 1, cfg->retry_min_ms,
-	    cfg->retry_max_ms), &dead, errmsg);
-	/* Gone meanwhile (dropped by an operator): nothing left to settle. */
-	if (err == CPB_ERR_NOT_FOUND)
-		return CPB_OK;
-	if (err != CPB_OK)
-		return err;
-	webhook_count(store, "drain_total", "result", dead ? "dead" : "failed");
-	webhook_log(item, a.kind, dead ? "dead" : "failed", why);
-	if (dead)
-		report->dead++;
-	else
-		report->failed++;
-	return CPB_OK;
-}
-
-/* Where a drain stands across its rounds. */
+/* Where a drain stands across its batches and rounds. */
 struct webhook_drain_state {
 	long	 max_items;		/* 0: no limit */
 	long	 taken;			/* items leased in all rounds */
 	long	 leased;		/* items leased in this round */
 	bool	 outage;		/* a peer was unreachable: stop */
+	const volatile sig_atomic_t *stop;
+	struct webhook_slot slots[WEBHOOK_DRAIN_BATCH];
+	long	 nslots;
 };
 
-/* Lease and settle until nothing is due, max_items, or an outage. */
+static bool
+webhook_stopping(const struct webhook_drain_state *ds)
+{
+	return ds->stop != NULL && *ds->stop;
+}
+
+static void
+webhook_slots_free(struct webhook_drain_state *ds)
+{
+	for (long i = 0; i < ds->nslots; i++)
+		store_queue_item_free(&ds->slots[i].item);
+	ds->nslots = 0;
+}
+
+/*
+ * Lease up to a batch of items (distinct entities: a lease holds all of an
+ * entity's items) in one transaction; `reclaim` first frees the leases of
+ * a drainer that died, which only the holder of the drain lock may do,
+ * and forgets deliveries past the dedupe memory.
+ */
+static enum cpb_err
+webhook_lease_batch(struct store *store, struct webhook_drain_state *ds,
+    bool reclaim, struct webhook_drain_report *report, char *errmsg)
+{
+	long want = WEBHOOK_DRAIN_BATCH, coalesced = 0;
+	enum cpb_err err;
+
+	if (ds->max_items > 0 && ds->max_items - ds->taken < want)
+		want = ds->max_items - ds->taken;
+	if ((err = store_begin(store, errmsg)) != CPB_OK)
+		return err;
+	if (reclaim && (err = store_queue_reclaim(store, errmsg)) == CPB_OK)
+		err = store_deliveries_prune(store, errmsg);
+	while (err == CPB_OK && ds->nslots < want) {
+		struct webhook_slot *slot = &ds->slots[ds->nslots];
+
+		memset(slot, 0, sizeof(*slot));
+		err = store_queue_lease(store, WEBHOOK_LEASE_SECONDS,
+		    &slot->item, errmsg);
+		if (err == CPB_ERR_NOT_FOUND) {
+			err = CPB_OK;
+			break;
+		}
+		if (err == CPB_OK) {
+			coalesced += slot->item.coalesced;
+			ds->nslots++;
+		}
+	}
+	if (err == CPB_OK) {
+		webhook_count_n(store, "drain_total", "result", "coalesced",
+		    coalesced);
+		err = store_commit(store, errmsg);
+	}
+	if (err != CPB_OK) {
+		store_rollback(store);
+		webhook_slots_free(ds);
+		return err;
+	}
+	ds->taken += ds->nslots;
+	ds->leased += ds->nslots;
+	report->coalesced += coalesced;
+	return CPB_OK;
+}
+
+/*
+ * Apply the leased items, in order, outside any transaction (CalDAV and
+ * Plane are slow; the store must stay free for the receivers).  A failure
+ * about the peer, not the item (unreachable, credentials refused, rate
+ * limited), ends the batch: the rest would fail the same way and spend
+ * their attempts on an outage.
+ */
+static void
+webhook_apply_batch(struct engine *eng, struct webhook_drain_state *ds)
+{
+	for (long i = 0; i < ds->nslots && !ds->outage &&
+	    !webhook_stopping(ds); i++) {
+		struct webhook_slot *slot = &ds->slots[i];
+
+		slot->err = webhook_apply(eng, &slot->item, &slot->a,
+		    slot->why);
+		slot->applied = true;
+		ds->outage = slot->err == CPB_ERR_NETWORK ||
+		    slot->err == CPB_ERR_AUTH ||
+		    slot->err == CPB_ERR_RATE_LIMITED;
+	}
+}
+
+/* Settle one applied item inside the batch's transaction. */
+static enum cpb_err
+webhook_settle(const struct cpb_config *cfg, struct store *store,
+    struct webhook_slot *slot, const char **result, char *errmsg)
+{
+	const struct store_queue_item *item = &slot->item;
+	enum cpb_err err;
+	bool dead = false;
+
+	webhook_count_op(store, slot->a.kind, slot->err == CPB_OK);
+	if (slot->err == CPB_OK) {
+		*result = "applied";
+		return store_queue_done(store, item, errmsg);
+	}
+	err = store_queue_fail(store, item, slot->why[0] != '\0' ? slot->why :
+	    "failed", slot->a.permanent ? item->attempts + 1 :
+	    cfg->max_event_failures, http_backoff_ms(item->attempts + 1,
+	    cfg->retry_min_ms, cfg->retry_max_ms), &dead, errmsg);
+	/* Gone meanwhile (dropped by an operator): nothing left to settle. */
+	if (err == CPB_ERR_NOT_FOUND) {
+		*result = NULL;
+		return CPB_OK;
+	}
+	*result = dead ? "dead" : "failed";
+	return err;
+}
+
+/*
+ * Settle the batch in one transaction, with its counters, and free the
+ * leases of the items left unapplied (an outage, a stop) so the next
+ * drain takes them without waiting for the lease to run out.  The log
+ * lines follow the commit: they report what is durable.
+ */
+static enum cpb_err
+webhook_settle_batch(const struct cpb_config *cfg, struct store *store,
+    struct webhook_drain_state *ds, struct webhook_drain_report *report,
+    char *errmsg)
+{
+	const char *results[WEBHOOK_DRAIN_BATCH] = { 0 };
+	long i, applied = 0, failed = 0, dead = 0;
+	enum cpb_err err;
+
+	if ((err = store_begin(store, errmsg)) != CPB_OK)
+		return err;
+	for (i = 0; i < ds->nslots && err == CPB_OK; i++)
+		if (ds->slots[i].applied)
+			err = webhook_settle(cfg, store, &ds->slots[i],
+			    &results[i], errmsg);
+	for (i = 0; i < ds->nslots; i++) {
+		if (results[i] == NULL)
+			continue;
+		applied += strcmp(results[i], "applied") == 0;
+		failed += strcmp(results[i], "failed") == 0;
+		dead += strcmp(results[i], "dead") == 0;
+	}
+	webhook_count_n(store, "drain_total", "result", "applied", applied);
+	webhook_count_n(store, "drain_total", "result", "failed", failed);
+	webhook_count_n(store, "drain_total", "result", "dead", dead);
+	if (err == CPB_OK && ds->nslots > 0 && !ds->slots[ds->nslots - 1].applied)
+		err = store_queue_reclaim(store, errmsg);
+	if (err == CPB_OK)
+		err = store_commit(store, errmsg);
+	if (err != CPB_OK) {
+		/* Still leased: the next holder of the drain lock reclaims
+		 * them and applies them again, which changes nothing twice. */
+		store_rollback(store);
+		return err;
+	}
+	for (i = 0; i < ds->nslots; i++)
+		if (results[i] != NULL)
+			webhook_log(&ds->slots[i].item, ds->slots[i].a.kind,
+			    results[i], ds->slots[i].err == CPB_OK ? NULL :
+			    ds->slots[i].why);
+	report->applied += applied;
+	report->failed += failed;
+	report->dead += dead;
+	return CPB_OK;
+}
+
+/* Lease, apply, settle, batch after batch, until nothing is due. */
 static enum cpb_err
 webhook_drain_pass(const struct cpb_config *cfg, struct store *store,
     struct engine *eng, struct webhook_drain_state *ds,
     struct webhook_drain_report *report, char *errmsg)
 {
-	struct store_queue_item item;
 	enum cpb_err err = CPB_OK;
+	bool first = true;
 
 	ds->leased = 0;
-	while (!ds->outage && (ds->max_items == 0 ||
+	while (!ds->outage && !webhook_stopping(ds) && (ds->max_items == 0 ||
 	    ds->taken < ds->max_items)) {
-		err = store_queue_lease(store, WEBHOOK_LEASE_SECONDS, &item,
-		    errmsg);
-		if (err == CPB_ERR_NOT_FOUND)
-			return CPB_OK;
+		err = webhook_lease_batch(store, ds, first, report, errmsg);
+		first = false;
+		if (err != CPB_OK || ds->nslots == 0)
+			break;
+		webhook_apply_batch(eng, ds);
+		err = webhook_settle_batch(cfg, store, ds, report, errmsg);
+		webhook_slots_free(ds);
 		if (err != CPB_OK)
-			return err;
-		ds->taken++;
-		ds->leased++;
-		report->coalesced += item.coalesced;
-		webhook_count_n(store, "drain_total", "result", "coalesced",
-		    item.coalesced);
-		err = webhook_settle(cfg, store, eng, &item, report,
-		    &ds->outage, errmsg);
-		store_queue_item_free(&item);
-		if (err != CPB_OK)
-			return err;
+			break;
 	}
-	return CPB_OK;
+	return err;
 }
 
 enum cpb_err
 webhook_drain(const struct cpb_config *cfg, struct store *store,
-    struct engine *engine, long max_items, struct webhook_drain_report *report,
-    char *errmsg)
+    struct engine *engine, long max_items, const volatile sig_atomic_t *stop,
+    struct webhook_drain_report *report, char *errmsg)
 {
-	struct webhook_drain_state ds = { .max_items = max_items };
-	enum cpb_err err;
+	struct webhook_drain_state *ds;
+	enum cpb_err err = CPB_OK;
 	long depth = 0;
 	int fd = -1, round;
 
@@ -749,25 +891,35 @@ webhook_drain(const struct cpb_config *cfg, struct store *store,
 	if (max_items < 0)
 		return cpb_seterr(errmsg, CPB_ERR_INVALID,
 		    "webhook: max_items must be >= 0");
-	for (round = 0; ; round++) {
-		err = store_drain_lock(cfg->db_path, &fd, errmsg);
-		/* After the first round a busy lock means another drainer
-		 * took over what is left: that is success. */
-		if (err != CPB_OK)
-			return round > 0 && err == CPB_ERR_BUSY ? CPB_OK : err;
-		/* Holding the lock, any lease left is a dead drainer's. */
-		err = store_queue_reclaim(store, errmsg);
-		if (err == CPB_OK)
-			err = webhook_drain_pass(cfg, store, engine, &ds, report,
-			    errmsg);
-		store_sync_unlock(fd);
-		if (err != CPB_OK || ds.outage || (max_items > 0 &&
-		    ds.taken >= max_items) || (ds.leased == 0 && round > 0))
-			return err;
-		/* A delivery pushed while we held the lock, whose own drain
-		 * found it busy, is ours to apply: look once more. */
+	if ((ds = calloc(1, sizeof(*ds))) == NULL)
+		return cpb_seterr(errmsg, CPB_ERR_NOMEM,
+		    "webhook: out of memory");
+	ds->max_items = max_items;
+	ds->stop = stop;
+	for (round = 0; !webhook_stopping(ds); round++) {
+		/*
+		 * A read first: most calls in a busy pool find the queue
+		 * already drained by another responder.  After a round it is
+		 * the look at what was pushed while we held the lock, whose
+		 * own drain found the lock busy and left it to us.
+		 */
 		if ((err = store_queue_depth(store, &depth, errmsg)) != CPB_OK ||
 		    depth == 0)
-			return err;
+			break;
+		err = store_drain_lock(cfg->db_path, &fd, errmsg);
+		if (err != CPB_OK) {
+			/* After the first round a busy lock means another
+			 * drainer took over what is left: that is success. */
+			if (round > 0 && err == CPB_ERR_BUSY)
+				err = CPB_OK;
+			break;
+		}
+		err = webhook_drain_pass(cfg, store, engine, ds, report, errmsg);
+		store_sync_unlock(fd);
+		if (err != CPB_OK || ds->outage || (max_items > 0 &&
+		    ds->taken >= max_items) || (ds->leased == 0 && round > 0))
+			break;
 	}
+	free(ds);
+	return err;
 }

@@ -14,6 +14,7 @@
 #ifndef CPB_WEBHOOK_H
 #define CPB_WEBHOOK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -71,13 +72,22 @@ struct webhook_drain_report {
 };
 
 /*
- * Apply queued deliveries until the queue is empty or max_items were
- * taken (0: no limit).  One drainer at a time (store_drain_lock): if
- * another holds it, returns CPB_ERR_BUSY at once.  Failures are retried
+ * Apply queued deliveries until the queue is empty, max_items were taken
+ * (0: no limit), or *stop is set (a signal handler's flag; NULL: never).
+ * One drainer at a time (store_drain_lock): if another holds it, returns
+ * CPB_ERR_BUSY at once, and that drainer takes our deliveries too.  An
+ * empty queue is seen with one read, without the lock.
+ *
+ * Items are leased, and settled, WEBHOOK_DRAIN_BATCH at a time, each
+ * batch in one transaction: under load one commit serves many webhooks,
+ * while a lone webhook is still applied at once.  Failures are retried
  * with backoff; after cfg->max_event_failures they become dead letters.
+ * A failure that is the peer's (unreachable, credentials, rate limit)
+ * ends the drain: the rest would only spend their attempts on an outage.
  */
+#define WEBHOOK_DRAIN_BATCH	32
 enum cpb_err webhook_drain(const struct cpb_config *cfg, struct store *store,
-    struct engine *engine, long max_items, struct webhook_drain_report *report,
-    char *errmsg);
+    struct engine *engine, long max_items, const volatile sig_atomic_t *stop,
+    struct webhook_drain_report *report, char *errmsg);
 
 #endif

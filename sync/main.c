@@ -308,7 +308,7 @@ cmd_drain(struct session *s)
 	char errmsg[CPB_ERRMSG_MAX] = "";
 	enum cpb_err err;
 
-	err = webhook_drain(s->cfg, s->store, s->engine, 0, &r, errmsg);
+	err = webhook_drain(s->cfg, s->store, s->engine, 0, NULL, &r, errmsg);
 	if (err == CPB_ERR_BUSY) {
 		log_redact(errmsg, sizeof(errmsg));
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);

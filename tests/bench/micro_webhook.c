@@ -174,7 +174,8 @@ mw_receive_loop(struct mw_ctx *c, const struct mw_hook *hooks, size_t nh,
 			(*bad)++;
 		if (drain) {
 			t1 = mw_now();
-			webhook_drain(c->cfg, c->store, c->engine, 1, &rep, errmsg);
+			webhook_drain(c->cfg, c->store, c->engine, 1000, NULL,
+			    &rep, errmsg);
 			d += mw_now() - t1;
 		}
 	}

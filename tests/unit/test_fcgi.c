@@ -483,6 +483,130 @@ Test(routes, liveness)
 	response_free(&resp);
 }
 
+/* GET /api/v1/health through the router; the body is the caller's. */
+static char *
+health_get(const struct fcgi_app *app)
+{
+	struct fcgi_request req;
+	struct fcgi_response resp;
+	struct route_match m;
+	char *body;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = "GET";
+	snprintf(req.path, sizeof(req.path), "/api/v1/health");
+	cr_assert(router_match(&req, &m, &resp));
+	router_dispatch(app, &req, &m, &resp);
+	cr_assert_eq(resp.status, 200, "%s", resp.body ? resp.body : "");
+	body = strdup(resp.body);
+	response_free(&resp);
+	return body;
+}
+
+/*
+ * Whether the cached document is served: plant a marker in the cache and
+ * ask.  A second boundary in between rebuilds it whatever the store did,
+ * so such a try is repeated.
+ */
+static bool
+health_reused(const struct fcgi_app *app)
+{
+	char *body;
+	bool reused;
+	time_t t0;
+
+	for (int i = 0; i < 5; i++) {
+		t0 = time(NULL);
+		free(app->health_cache->json);
+		app->health_cache->json = strdup("{\"planted\":true}");
+		body = health_get(app);
+		reused = strcmp(body, "{\"planted\":true}") == 0;
+		free(body);
+		if (time(NULL) == t0)
+			return reused;
+	}
+	cr_assert_fail("the clock moved on every try");
+	return false;
+}
+
+static void
+push(struct store *st, const char *delivery)
+{
+	struct store_queue_item item = { .delivery = (char *)delivery,
+	    .event = "issue", .action = "updated", .entity_id = "i1",
+	    .payload = "{}" };
+	char msg[CPB_ERRMSG_MAX] = "";
+	bool dup = true;
+
+	cr_assert_eq(store_queue_push(st, &item, &dup, msg), CPB_OK, "%s", msg);
+	cr_assert_not(dup);
+}
+
+Test(routes, health_document_is_reused_until_the_store_changes)
+{
+	char tmp[64], db[128], dbvar[200], msg[CPB_ERRMSG_MAX] = "", *body;
+	char *env[] = {
+		(char *)"CALPLANEBOT_CONFIG=/dev/null",
+		(char *)"PLANE_BASE_URL=http://127.0.0.1:1",
+		(char *)"PLANE_API_TOKEN=t",
+		(char *)"PLANE_WORKSPACE_SLUG=acme",
+		(char *)"CALDAV_URL=http://127.0.0.1:1/",
+		dbvar, NULL,
+	};
+	struct cpb_config *cfg = NULL;
+	struct store *ours = NULL, *other = NULL;
+	struct doc_cache cache = { 0 };
+	struct fcgi_app app;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/cpb-fcgi-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(db, sizeof(db), "%s/state.db", tmp);
+	snprintf(dbvar, sizeof(dbvar), "CALPLANEBOT_DB=%s", db);
+	cr_assert_eq(config_load(&cfg, env, stderr), CPB_OK);
+	cr_assert_eq(store_open(&ours, db, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_open(&other, db, msg), CPB_OK, "%s", msg);
+	memset(&app, 0, sizeof(app));
+	app.cfg = cfg;
+	app.store = ours;
+	app.started_at = time(NULL);
+	app.health_cache = &cache;
+
+	body = health_get(&app);
+	cr_expect(strstr(body, "\"queue_depth\":0") != NULL, "%s", body);
+	free(body);
+	cr_expect(health_reused(&app), "nothing changed: the cache serves");
+
+	/* Another process (connection) commits: built afresh. */
+	push(other, "d1");
+	cr_expect_not(health_reused(&app), "another connection's commit");
+	body = health_get(&app);
+	cr_expect(strstr(body, "\"queue_depth\":1") != NULL, "%s", body);
+	free(body);
+
+	/* This connection commits: built afresh as well. */
+	cr_expect(health_reused(&app));
+	push(ours, "d2");
+	cr_expect_not(health_reused(&app), "our own commit");
+
+	/* Without a cache every request builds the document. */
+	app.health_cache = NULL;
+	body = health_get(&app);
+	cr_expect(strstr(body, "\"queue_depth\":2") != NULL, "%s", body);
+	free(body);
+
+	doc_cache_clear(&cache);
+	store_close(other);
+	store_close(ours);
+	config_free(cfg);
+	unlink(db);
+	snprintf(dbvar, sizeof(dbvar), "%s-wal", db);
+	unlink(dbvar);
+	snprintf(dbvar, sizeof(dbvar), "%s-shm", db);
+	unlink(dbvar);
+	rmdir(tmp);
+}
+
 /* ---- responses ------------------------------------------------------------ */
 
 Test(response, head)

@@ -476,6 +476,25 @@ Test(http_live, too_many_requests_is_returned_after_max_429)
 	http_response_free(&resp);
 }
 
+/* A drainer with its own backoff: one request, no wait, the 429 back. */
+Test(http_live, no_wait_policy_returns_the_first_429)
+{
+	struct http_retry_policy once = fast;
+	struct http_request req = { .method = "GET", .url = url("/always429") };
+	struct http_response resp;
+	double t0;
+
+	once.attempts = 1;
+	once.max_wait_seconds = 0;
+	t0 = now_s();
+	cr_assert_eq(http_perform_retry(client, &req, &once, &resp, NULL),
+	    CPB_OK);
+	cr_assert_eq(resp.status, 429);
+	cr_assert_eq(http_request_count(client), 1);
+	cr_assert(now_s() - t0 < 0.5, "waited %.3f s", now_s() - t0);
+	http_response_free(&resp);
+}
+
 Test(http_live, body_over_the_cap_is_too_large)
 {
 	struct http_request req = { .method = "GET", .url = url("/big") };

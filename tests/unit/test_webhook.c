@@ -784,7 +784,7 @@ drain_ok(struct rig *g, long max, struct webhook_drain_report *rep)
 {
 	char msg[CPB_ERRMSG_MAX] = "";
 
-	cr_assert_eq(webhook_drain(cfg, st, g->eng, max, rep, msg), CPB_OK,
+	cr_assert_eq(webhook_drain(cfg, st, g->eng, max, NULL, rep, msg), CPB_OK,
 	    "%s", msg);
 }
 
@@ -960,6 +960,87 @@ Test(drain, failing_item_reaches_the_dead_letters)
 	free(a);
 }
 
+/* n deliveries, each the deletion of another (unknown) issue. */
+static void
+deliver_deletions(int n)
+{
+	char body[128], id[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "{\"event\": \"issue\", \"action\": "
+		    "\"deleted\", \"data\": {\"id\": \"gone-%d\"}}", i);
+		snprintf(id, sizeof(id), "del-%d", i);
+		deliver(body, id);
+	}
+}
+
+Test(drain, a_backlog_is_applied_batch_after_batch)
+{
+	struct rig g;
+	struct webhook_drain_report rep;
+
+	rig_up(&g);
+	deliver_deletions(2 * WEBHOOK_DRAIN_BATCH + 5);
+	/* max_items across a batch boundary: exactly that many. */
+	drain_ok(&g, WEBHOOK_DRAIN_BATCH + 3, &rep);
+	cr_assert_eq(rep.applied, WEBHOOK_DRAIN_BATCH + 3);
+	cr_assert_eq(qdepth(), WEBHOOK_DRAIN_BATCH + 2);
+	cr_assert_eq(raw_int("SELECT count(*) FROM queue WHERE lease_until > 0"),
+	    0);
+	drain_ok(&g, 0, &rep);
+	cr_assert_eq(rep.applied, WEBHOOK_DRAIN_BATCH + 2);
+	cr_assert_eq(qdepth(), 0);
+	cr_assert_eq(counter("drain_total{result=\"applied\"}"),
+	    2 * WEBHOOK_DRAIN_BATCH + 5);
+	cr_assert_eq(counter("operations_total{kind=\"delete\",result=\"ok\"}"),
+	    2 * WEBHOOK_DRAIN_BATCH + 5);
+	cr_assert_eq(counter("webhooks_total{outcome=\"queued\"}"),
+	    2 * WEBHOOK_DRAIN_BATCH + 5);
+	rig_down(&g);
+}
+
+Test(drain, a_stop_request_is_honoured_before_the_next_item)
+{
+	struct rig g;
+	struct webhook_drain_report rep;
+	volatile sig_atomic_t stop = 1;
+	char msg[CPB_ERRMSG_MAX] = "";
+
+	rig_up(&g);
+	deliver_deletions(3);
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, &stop, &rep, msg), CPB_OK,
+	    "%s", msg);
+	cr_assert_eq(rep.applied, 0);
+	cr_assert_eq(qdepth(), 3);
+	stop = 0;
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, &stop, &rep, msg), CPB_OK,
+	    "%s", msg);
+	cr_assert_eq(rep.applied, 3);
+	cr_assert_eq(qdepth(), 0);
+	rig_down(&g);
+}
+
+Test(drain, an_empty_queue_is_seen_without_the_lock)
+{
+	struct rig g;
+	struct webhook_drain_report rep;
+	char msg[CPB_ERRMSG_MAX] = "";
+	int fd = -1;
+
+	rig_up(&g);
+	cr_assert_eq(store_drain_lock(db, &fd, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, NULL, &rep, msg), CPB_OK,
+	    "%s", msg);
+	cr_assert_eq(rep.applied, 0);
+	deliver_deletions(1);
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, NULL, &rep, msg),
+	    CPB_ERR_BUSY);
+	store_sync_unlock(fd);
+	drain_ok(&g, 0, &rep);
+	cr_assert_eq(rep.applied, 1);
+	rig_down(&g);
+}
+
 Test(drain, max_items_and_the_lock)
 {
 	struct rig g;
@@ -977,14 +1058,14 @@ Test(drain, max_items_and_the_lock)
 	cr_assert_eq(qdepth(), 1);
 
 	cr_assert_eq(store_drain_lock(db, &fd, msg), CPB_OK, "%s", msg);
-	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, &rep, msg), CPB_ERR_BUSY);
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, 0, NULL, &rep, msg), CPB_ERR_BUSY);
 	snprintf(want, sizeof(want), "store: another drainer is running "
 	    "(%s.drain.lock is locked)", db);
 	cr_assert_str_eq(msg, want);
 	cr_assert_eq(rep.applied, 0);
 	cr_assert_eq(qdepth(), 1);
 	store_sync_unlock(fd);
-	cr_assert_eq(webhook_drain(cfg, st, g.eng, -1, &rep, msg),
+	cr_assert_eq(webhook_drain(cfg, st, g.eng, -1, NULL, &rep, msg),
 	    CPB_ERR_INVALID);
 	drain_ok(&g, 0, &rep);
 	cr_assert_eq(rep.applied, 1);
