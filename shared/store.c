@@ -226,6 +226,7 @@ enum store_sql {
 	SQL_Q_BURY,
 	SQL_Q_DELETE,
 	SQL_Q_DEPTH,
+	SQL_Q_DUE,
 	SQL_Q_RECLAIM,
 	SQL_DEAD_LIST,
 	SQL_DEAD_COUNT,
@@ -335,6 +336,8 @@ static const char *const store_sql[SQL__COUNT] = {
 	    " updated_at_us, received_at, ?2, ?3, ?4 FROM queue WHERE id = ?1",
 	[SQL_Q_DELETE] = "DELETE FROM queue WHERE id = ?1",
 	[SQL_Q_DEPTH] = "SELECT count(*) FROM queue",
+	[SQL_Q_DUE] = "SELECT count(*) FROM (SELECT 1 FROM queue"
+	    " WHERE retry_at <= ?1 AND lease_until <= ?1 LIMIT 1)",
 	[SQL_DEAD_LIST] = "SELECT id, delivery, event, action, entity_id,"
 	    " attempts, last_error, received_at, failed_at FROM dead_letters"
 	    " ORDER BY id DESC LIMIT ?1",
@@ -819,6 +822,22 @@ store_open(struct store **out, const char *path, char *errmsg)
 out:
 	store_close(store);
 	return err;
+}
+
+enum cpb_err
+store_set_cache_kib(struct store *store, int kib, char *errmsg)
+{
+	char sql[48];
+	int rc;
+
+	if (kib <= 0)
+		return cpb_seterr(errmsg, CPB_ERR_INVALID, "store: cache size "
+		    "must be positive");
+	/* A PRAGMA takes no parameters: the one formatted value is an int. */
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	if ((rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return store_dberr(store->db, rc, errmsg, "cache_size");
+	return CPB_OK;
 }
 
 void
@@ -1700,10 +1719,13 @@ out:
 
 /* ------------------------------------------------------------------ lock */
 
-/* An exclusive, non-blocking flock on "<db_path><suffix>". */
+/*
+ * An exclusive, non-blocking flock on "<db_path><suffix>"; `prepare`
+ * creates the directory first (a sync may run before any store exists).
+ */
 static enum cpb_err
 store_flock(const char *db_path, const char *suffix, const char *busy,
-    int *fd, char *errmsg)
+    bool prepare, int *fd, char *errmsg)
 {
 	char path[PATH_MAX];
 	enum cpb_err err;
@@ -1713,7 +1735,7 @@ store_flock(const char *db_path, const char *suffix, const char *busy,
 	if ((err = store_check_path(db_path, errmsg)) != CPB_OK)
 		return err;
 	snprintf(path, sizeof(path), "%s%s", db_path, suffix);
-	if ((err = store_prepare_dir(path, errmsg)) != CPB_OK)
+	if (prepare && (err = store_prepare_dir(path, errmsg)) != CPB_OK)
 		return err;
 	lfd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, STORE_LOCK_MODE);
 	if (lfd == -1)
@@ -1736,8 +1758,8 @@ store_flock(const char *db_path, const char *suffix, const char *busy,
 enum cpb_err
 store_sync_lock(const char *db_path, int *fd, char *errmsg)
 {
-	return store_flock(db_path, ".lock", "another sync is running", fd,
-	    errmsg);
+	return store_flock(db_path, ".lock", "another sync is running", true,
+	    fd, errmsg);
 }
 
 enum cpb_err
@@ -1748,8 +1770,10 @@ store_drain_lock(const char *db_path, int *fd, char *errmsg)
 	    PATH_MAX - sizeof(".drain.lock"))
 		return cpb_seterr(errmsg, CPB_ERR_TOO_LARGE,
 		    "store: database path too long");
+	/* Drainers have the store open: its directory is there.  This runs
+	 * after every webhook, so it spends no system call it need not. */
 	return store_flock(db_path, ".drain.lock",
-	    "another drainer is running", fd, errmsg);
+	    "another drainer is running", false, fd, errmsg);
 }
 
 enum cpb_err
@@ -2292,6 +2316,26 @@ enum cpb_err
 store_queue_depth(struct store *store, long *depth, char *errmsg)
 {
 	return store_count(store, SQL_Q_DEPTH, depth, "queue depth", errmsg);
+}
+
+enum cpb_err
+store_queue_due(struct store *store, bool *due, char *errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	enum cpb_err err;
+	int rc;
+
+	*due = false;
+	if ((err = store_stmt(store, SQL_Q_DUE, &st, errmsg)) != CPB_OK)
+		return err;
+	if ((rc = sqlite3_bind_int64(st, 1, store_now_ms())) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*due = sqlite3_column_int64(st, 0) > 0;
+	else
+		err = store_dberr(store->db, rc, errmsg, "queue due");
+	store_release(st);
+	return err;
 }
 
 void

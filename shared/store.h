@@ -78,6 +78,13 @@ enum cpb_err store_open(struct store **out, const char *path, char *errmsg);
 void store_close(struct store *store);
 
 /*
+ * SQLite's page cache for this connection, in KiB (PRAGMA cache_size =
+ * -kib).  SQLite's default is 2000 KiB; a long-lived process that touches
+ * little of the file (the FastCGI responder) fills it slowly and keeps it.
+ */
+enum cpb_err store_set_cache_kib(struct store *store, int kib, char *errmsg);
+
+/*
  * Explicit transactions for batches (nesting not supported: CPB_ERR_INVALID).
  * A failed commit rolls back.  Outside them each call is its own transaction.
  */
@@ -174,7 +181,10 @@ enum cpb_err store_runs_json(struct store *store, int limit, char **json,
  */
 enum cpb_err store_sync_lock(const char *db_path, int *fd, char *errmsg);
 void store_sync_unlock(int fd);
-/* The same, for the one webhook drainer at a time ("<path>.drain.lock"). */
+/*
+ * The same, for the one webhook drainer at a time ("<path>.drain.lock"),
+ * beside an existing store: its directory is not created.
+ */
 enum cpb_err store_drain_lock(const char *db_path, int *fd, char *errmsg);
 /*
  * Whether a full sync holds "<path>.lock" now (for health and status),
@@ -267,6 +277,11 @@ enum cpb_err store_queue_reclaim(struct store *store, char *errmsg);
  */
 enum cpb_err store_deliveries_prune(struct store *store, char *errmsg);
 enum cpb_err store_queue_depth(struct store *store, long *depth, char *errmsg);
+/*
+ * Is any item ready for a lease (its retry time come, no live lease)?  A
+ * read, so asking costs no write lock.
+ */
+enum cpb_err store_queue_due(struct store *store, bool *due, char *errmsg);
 void store_queue_item_free(struct store_queue_item *item);
 
 /*

@@ -859,7 +859,7 @@ webhook_drain_pass(const struct cpb_config *cfg, struct store *store,
     struct webhook_drain_report *report, char *errmsg)
 {
 	enum cpb_err err = CPB_OK;
-	bool first = true;
+	bool first = true, full, due;
 
 	ds->leased = 0;
 	while (!ds->outage && !webhook_stopping(ds) && (ds->max_items == 0 ||
@@ -868,10 +868,14 @@ webhook_drain_pass(const struct cpb_config *cfg, struct store *store,
 		first = false;
 		if (err != CPB_OK || ds->nslots == 0)
 			break;
+		full = ds->nslots == WEBHOOK_DRAIN_BATCH;
 		webhook_apply_batch(eng, ds);
 		err = webhook_settle_batch(cfg, store, ds, report, errmsg);
 		webhook_slots_free(ds);
-		if (err != CPB_OK)
+		/* A short batch took all that was due: lease again (a write
+		 * transaction) only if something came in meanwhile. */
+		if (err != CPB_OK || (!full && ((err = store_queue_due(store,
+		    &due, errmsg)) != CPB_OK || !due)))
 			break;
 	}
 	return err;
@@ -884,7 +888,7 @@ webhook_drain(const struct cpb_config *cfg, struct store *store,
 {
 	struct webhook_drain_state *ds;
 	enum cpb_err err = CPB_OK;
-	long depth = 0;
+	bool due = false;
 	int fd = -1, round;
 
 	memset(report, 0, sizeof(*report));
@@ -899,12 +903,13 @@ webhook_drain(const struct cpb_config *cfg, struct store *store,
 	for (round = 0; !webhook_stopping(ds); round++) {
 		/*
 		 * A read first: most calls in a busy pool find the queue
-		 * already drained by another responder.  After a round it is
-		 * the look at what was pushed while we held the lock, whose
-		 * own drain found the lock busy and left it to us.
+		 * already drained by another responder, and items waiting
+		 * for their retry are not due.  After a round it is the look
+		 * at what was pushed while we held the lock, whose own drain
+		 * found the lock busy and left it to us.
 		 */
-		if ((err = store_queue_depth(store, &depth, errmsg)) != CPB_OK ||
-		    depth == 0)
+		if ((err = store_queue_due(store, &due, errmsg)) != CPB_OK ||
+		    !due)
 			break;
 		err = store_drain_lock(cfg->db_path, &fd, errmsg);
 		if (err != CPB_OK) {

@@ -83,9 +83,8 @@ h_now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read a whole file; NULL if it is not there. */
-static char *
-slurp(const char *path)
+char *
+h_slurp(const char *path, size_t *len_out)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -104,6 +103,8 @@ slurp(const char *path)
 	} while (n > 0);
 	fclose(f);
 	buf[len] = '\0';
+	if (len_out)
+		*len_out = len;
 	return buf;
 }
 
@@ -133,9 +134,9 @@ run_capture(const char *const *argv, char *const *envp, char **out, char **err)
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (out)
-		*out = slurp(opath);
+		*out = h_slurp(opath, NULL);
 	if (err)
-		*err = slurp(epath);
+		*err = h_slurp(epath, NULL);
 	unlink(opath);
 	unlink(epath);
 	if (WIFEXITED(status))
@@ -637,7 +638,7 @@ h_sim_start(struct h_sim *sim, const char *fixture, const char *args)
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
-		if ((port = slurp(portfile)) != NULL) {
+		if ((port = h_slurp(portfile, NULL)) != NULL) {
 			sim->port = (int)strtol(port, NULL, 10);
 			free(port);
 			if (sim->port > 0)
@@ -924,6 +925,48 @@ h_stack_stop(struct h_stack *st)
 	st->dir[0] = '\0';
 }
 
+/* Keeps what did not start for the test's assertion message. */
+static bool
+world_failed(struct h_world *w, const char *why)
+{
+	snprintf(w->why, sizeof(w->why), "%s", why);
+	return false;
+}
+
+bool
+h_world_start(struct h_world *w, const char *tag, bool sample,
+    const char *sim_args, const char *secret, const char *admin)
+{
+	char fixture[1024];
+
+	memset(w, 0, sizeof(*w));
+	if (!h_mkdtemp(w->dir, sizeof(w->dir), tag))
+		return world_failed(w, "no test directory");
+	/* As nginx/run.sh does for RUN_DIR: an nginx a test starts inside
+	 * runs its workers as nobody when we are root. */
+	chmod(w->dir, 0711);
+	snprintf(fixture, sizeof(fixture), "%s/tests/sim/sample_workspace.json",
+	    h_srcdir());
+	if (!h_sim_start(&w->sim, sample ? fixture : NULL, sim_args))
+		return world_failed(w, "plane simulator did not start");
+	if (!h_dav_start(&w->dav, "radicale"))
+		return world_failed(w, "radicale did not start");
+	snprintf(w->db, sizeof(w->db), "%s/state.db", w->dir);
+	h_env_for(&w->env, &w->sim, &w->dav, w->db);
+	h_env_set(&w->env, "PLANE_WEBHOOK_SECRET", secret);
+	h_env_set(&w->env, "CALPLANEBOT_ADMIN_TOKEN", admin);
+	return true;
+}
+
+void
+h_world_stop(struct h_world *w)
+{
+	h_stack_stop(&w->stack);
+	h_dav_stop(&w->dav);
+	h_sim_stop(&w->sim);
+	h_env_free(&w->env);
+}
+
 size_t
 h_stack_pool_pids(const struct h_stack *st, pid_t *pids, size_t max)
 {
@@ -932,7 +975,7 @@ h_stack_pool_pids(const struct h_stack *st, pid_t *pids, size_t max)
 	long pid;
 
 	snprintf(path, sizeof(path), "%s/fcgi.pid", st->dir);
-	if ((text = slurp(path)) == NULL)
+	if ((text = h_slurp(path, NULL)) == NULL)
 		return 0;
 	for (line = strtok_r(text, "\n", &save); line && n < max;
 	    line = strtok_r(NULL, "\n", &save)) {

@@ -73,6 +73,9 @@ long h_now_ms(void);
 const char *h_bindir(void);
 /* A fresh private directory under $CPB_TEST_TMP (or /tmp). */
 bool h_mkdtemp(char *out, size_t size, const char *tag);
+/* A whole file, NUL-terminated, its length in *len unless NULL; NULL if
+ * it cannot be opened.  Any bytes: NULs inside count in *len. */
+char *h_slurp(const char *path, size_t *len);
 
 bool h_dav_start(struct h_dav *dav, const char *kind);
 void h_dav_stop(struct h_dav *dav);
@@ -137,6 +140,35 @@ bool h_stack_start(struct h_stack *st, const struct h_env *env, int pool_size);
 void h_stack_stop(struct h_stack *st);
 /* The pool's processes (from spawn-fcgi's pid file); how many. */
 size_t h_stack_pool_pids(const struct h_stack *st, pid_t *pids, size_t max);
+
+/*
+ * What the tests of the whole product run on: the simulator and Radicale
+ * under a directory of the test's own, the configuration for both (the
+ * store in dir/state.db), and the stack, which the test starts itself
+ * once its configuration is final.  The world owns env's strings and the
+ * servers; h_world_stop stops and frees them all, in a zeroed or half
+ * started world too, so that .fini can always call it.
+ */
+struct h_world {
+	struct h_sim	 sim;
+	struct h_dav	 dav;
+	struct h_env	 env;
+	struct h_stack	 stack;		/* not started by h_world_start */
+	char		 dir[512];	/* the test's own files */
+	char		 db[700];
+	char		 why[48];	/* what h_world_start could not start */
+};
+
+/*
+ * The simulator on the sample workspace (or, without `sample`, on what
+ * sim_args generates) and Radicale, with the webhook secret and admin
+ * token set; the strings passed in are copied, not kept.  On false,
+ * w->why says what failed.
+ */
+bool h_world_start(struct h_world *w, const char *tag, bool sample,
+    const char *sim_args, const char *secret, const char *admin);
+void h_world_stop(struct h_world *w);
+
 /*
  * One HTTPS request through nginx: `headers` NULL or NULL-terminated
  * "Name: value" lines; body may hold any bytes.  Returns the status.

@@ -41,35 +41,10 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static char *
-slurp(const char *path, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (f == NULL)
-		return NULL;
-	do {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap + 1);
-			cr_assert_not_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	if (len_out)
-		*len_out = len;
-	return buf;
-}
-
 static int
 count_in_file(const char *path, const char *needle)
 {
-	char *text = slurp(path, NULL), *p;
+	char *text = h_slurp(path, NULL), *p;
 	int n = 0;
 
 	for (p = text; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
@@ -226,33 +201,19 @@ integrity(const char *db)
 
 /* ---- worlds ------------------------------------------------------------- */
 
+static struct h_world W;
+
+/* What this file adds to W. */
 static struct {
-	struct h_sim	 sim;
-	struct h_dav	 dav;
-	struct h_env	 env;
-	struct h_stack	 stack;
-	char		 dir[512];	/* this test's own files */
-	char		 db[700];
-	char		 mnt[600];	/* a tmpfs, when mounted */
-} W;
+	char	 mnt[600];	/* a tmpfs, when mounted */
+} X;
 
 static void
 world_up(const char *sim_args, bool fixture)
 {
-	char fix[1024];
-
-	memset(&W, 0, sizeof(W));
-	snprintf(fix, sizeof(fix), "%s/tests/sim/sample_workspace.json",
-	    h_srcdir());
-	cr_assert(h_mkdtemp(W.dir, sizeof(W.dir), "faults"));
-	chmod(W.dir, 0711);
-	cr_assert(h_sim_start(&W.sim, fixture ? fix : NULL, sim_args),
-	    "plane simulator did not start");
-	cr_assert(h_dav_start(&W.dav, "radicale"), "radicale did not start");
-	snprintf(W.db, sizeof(W.db), "%s/state.db", W.dir);
-	h_env_for(&W.env, &W.sim, &W.dav, W.db);
-	h_env_set(&W.env, "PLANE_WEBHOOK_SECRET", SECRET);
-	h_env_set(&W.env, "CALPLANEBOT_ADMIN_TOKEN", ADMIN);
+	memset(&X, 0, sizeof(X));
+	cr_assert(h_world_start(&W, "faults", fixture, sim_args, SECRET, ADMIN),
+	    "%s", W.why);
 	h_env_set(&W.env, "CALPLANEBOT_CONNECT_TIMEOUT", "2");
 }
 
@@ -261,16 +222,14 @@ world_down(void)
 {
 	char cmd[800];
 
-	h_stack_stop(&W.stack);
-	h_dav_stop(&W.dav);
-	h_sim_stop(&W.sim);
-	if (W.mnt[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "umount -l '%s' 2>/dev/null", W.mnt);
+	/* The servers first: the pool may hold the store on the tmpfs. */
+	h_world_stop(&W);
+	if (X.mnt[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "umount -l '%s' 2>/dev/null", X.mnt);
 		if (system(cmd) != 0)
-			fprintf(stderr, "umount %s failed\n", W.mnt);
-		W.mnt[0] = '\0';
+			fprintf(stderr, "umount %s failed\n", X.mnt);
+		X.mnt[0] = '\0';
 	}
-	h_env_free(&W.env);
 }
 
 static void up_sample(void) { world_up("--rate-limit 0", true); }
@@ -286,7 +245,7 @@ dav_pid(void)
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/server.pid", W.dav.dir);
-	text = slurp(path, NULL);
+	text = h_slurp(path, NULL);
 	cr_assert_not_null(text, "no server.pid in %s", W.dav.dir);
 	pid = (pid_t)strtol(text, NULL, 10);
 	free(text);
@@ -326,7 +285,7 @@ Test(caldav, killed_mid_full_sync_then_next_run_finishes, .init = up_big,
 	    "interrupted run exit %d", dated, creates, rc);
 	cr_assert_lt(creates, dated, "the sync finished before the kill");
 	{
-		char *e = slurp(err, NULL);
+		char *e = h_slurp(err, NULL);
 
 		cr_expect(strstr(e, "CalDAV") != NULL, "no CalDAV error: %s",
 		    e + (strlen(e) > 2000 ? strlen(e) - 2000 : 0));
@@ -491,7 +450,7 @@ Test(lock, two_syncs_started_together_one_exits_75, .init = up_sample,
 	rb = wait_child(b, 30000);
 	cr_assert((ra == 0 && rb == 75) || (ra == 75 && rb == 0),
 	    "exits %d and %d", ra, rb);
-	err = slurp(ra == 75 ? e1 : e2, NULL);
+	err = h_slurp(ra == 75 ? e1 : e2, NULL);
 	cr_expect(strstr(err, "another sync is running") != NULL, "%s", err);
 	free(err);
 	{
@@ -512,12 +471,12 @@ mount_tmpfs(const char *size)
 {
 	char cmd[800];
 
-	snprintf(W.mnt, sizeof(W.mnt), "%s/disk", W.dir);
-	mkdir(W.mnt, 0711);
+	snprintf(X.mnt, sizeof(X.mnt), "%s/disk", W.dir);
+	mkdir(X.mnt, 0711);
 	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=%s,mode=0711 "
-	    "cpb-test '%s' 2>&1", size, W.mnt);
+	    "cpb-test '%s' 2>&1", size, X.mnt);
 	if (system(cmd) != 0) {
-		W.mnt[0] = '\0';
+		X.mnt[0] = '\0';
 		return false;
 	}
 	return true;
@@ -607,7 +566,7 @@ up_disk(void)
 	up_sample();
 	if (!mount_tmpfs("6m"))
 		cr_skip_test("cannot mount a tmpfs here (not root?)");
-	snprintf(W.db, sizeof(W.db), "%s/store/state.db", W.mnt);
+	snprintf(W.db, sizeof(W.db), "%s/store/state.db", X.mnt);
 	h_env_set(&W.env, "CALPLANEBOT_DB", W.db);
 }
 
@@ -629,7 +588,7 @@ Test(store, disk_full_webhooks_get_503_never_202, .init = up_disk,
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	h_run_free(&r);
 
-	snprintf(filler, sizeof(filler), "%s/filler", W.mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", X.mnt);
 	fill_disk(filler);
 
 	/*
@@ -710,7 +669,7 @@ static char *
 file_digest(const char *path)
 {
 	size_t len = 0;
-	char *data = slurp(path, &len), hex[65];
+	char *data = h_slurp(path, &len), hex[65];
 
 	cr_assert_not_null(data, "%s missing", path);
 	h_hmac_hex("digest", data, len, hex);
@@ -731,7 +690,7 @@ Test(store, read_only_disk_refuses_clearly_and_changes_nothing,
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	h_run_free(&r);
 	before = file_digest(W.db);
-	snprintf(cmd, sizeof(cmd), "mount -o remount,ro '%s'", W.mnt);
+	snprintf(cmd, sizeof(cmd), "mount -o remount,ro '%s'", X.mnt);
 	cr_assert_eq(system(cmd), 0, "remount read-only failed");
 
 	/* The full sync, the drain: exit 3, the store named. */
@@ -763,7 +722,7 @@ Test(store, read_only_disk_refuses_clearly_and_changes_nothing,
 	st = pclose(p);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0,
 	    "the responder accepts a read-only store: %s", out);
-	cr_expect(strstr(out, W.mnt) != NULL && strstr(out, "Read-only") !=
+	cr_expect(strstr(out, X.mnt) != NULL && strstr(out, "Read-only") !=
 	    NULL, "unclear: %s", out);
 	free(out);
 
@@ -771,7 +730,7 @@ Test(store, read_only_disk_refuses_clearly_and_changes_nothing,
 	cr_expect_str_eq(before, after, "the store changed");
 	free(before);
 	free(after);
-	snprintf(cmd, sizeof(cmd), "mount -o remount,rw '%s'", W.mnt);
+	snprintf(cmd, sizeof(cmd), "mount -o remount,rw '%s'", X.mnt);
 	cr_expect_eq(system(cmd), 0);
 	{
 		char *ok = integrity(W.db);

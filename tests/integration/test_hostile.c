@@ -49,29 +49,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (f == NULL)
-		return NULL;
-	do {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap + 1);
-			cr_assert_not_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
 static bool
 file_exists(const char *path)
 {
@@ -80,54 +57,38 @@ file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+static struct h_world W;
+
+/* What this file adds to W. */
 static struct {
-	struct h_sim	 sim;
-	struct h_dav	 dav;
-	struct h_env	 env;
-	struct h_stack	 stack;
-	char		 dir[512];
-	char		 db[700];
 	pid_t		 proxy, evil;
 	char		 proxy_url[128], evil_url[128];
 	char		 proxy_log[700], evil_log[700];
 	char		*good;		/* a real payload, as Plane sends it */
-} W;
+} X;
 
 static void
 down(void)
 {
-	h_stack_stop(&W.stack);
-	if (W.proxy > 0) {
-		kill(W.proxy, SIGTERM);
-		waitpid(W.proxy, NULL, 0);
+	if (X.proxy > 0) {
+		kill(X.proxy, SIGTERM);
+		waitpid(X.proxy, NULL, 0);
 	}
-	if (W.evil > 0) {
-		kill(W.evil, SIGTERM);
-		waitpid(W.evil, NULL, 0);
+	if (X.evil > 0) {
+		kill(X.evil, SIGTERM);
+		waitpid(X.evil, NULL, 0);
 	}
-	h_dav_stop(&W.dav);
-	h_sim_stop(&W.sim);
-	h_env_free(&W.env);
-	free(W.good);
-	W.good = NULL;
+	h_world_stop(&W);
+	free(X.good);
+	X.good = NULL;
 }
 
 static void
 servers_up(void)
 {
-	char fix[1024];
-
-	memset(&W, 0, sizeof(W));
-	cr_assert(h_mkdtemp(W.dir, sizeof(W.dir), "hostile"));
-	chmod(W.dir, 0711);
-	snprintf(fix, sizeof(fix), "%s/tests/sim/sample_workspace.json",
-	    h_srcdir());
-	cr_assert(h_sim_start(&W.sim, fix, "--rate-limit 0"));
-	cr_assert(h_dav_start(&W.dav, "radicale"));
-	snprintf(W.db, sizeof(W.db), "%s/state.db", W.dir);
-	h_env_for(&W.env, &W.sim, &W.dav, W.db);
-	h_env_set(&W.env, "PLANE_WEBHOOK_SECRET", SECRET);
-	h_env_set(&W.env, "CALPLANEBOT_ADMIN_TOKEN", ADMIN);
+	memset(&X, 0, sizeof(X));
+	cr_assert(h_world_start(&W, "hostile", true, "--rate-limit 0", SECRET,
+	    ADMIN), "%s", W.why);
 	h_env_set(&W.env, "CALPLANEBOT_RETRY_ATTEMPTS", "1");
 	h_env_set(&W.env, "CALPLANEBOT_CONNECT_TIMEOUT", "2");
 	h_env_set(&W.env, "CALPLANEBOT_HTTP_TIMEOUT", "10");
@@ -260,7 +221,7 @@ web_up(void)
 	p = h_sim_call(&W.sim, "GET", "/_sim/webhook_payload?event=issue"
 	    "&action=updated&issue_id=" WEB_1 "&field=name", NULL, &status);
 	cr_assert_eq(status, 200);
-	W.good = strdup(cJSON_GetObjectItem(p, "body")->valuestring);
+	X.good = strdup(cJSON_GetObjectItem(p, "body")->valuestring);
 	cJSON_Delete(p);
 }
 
@@ -268,7 +229,7 @@ web_up(void)
 static char *
 mutate(const char *field, const char *json)
 {
-	cJSON *doc = cJSON_Parse(W.good), *data = cJSON_GetObjectItem(doc, "data");
+	cJSON *doc = cJSON_Parse(X.good), *data = cJSON_GetObjectItem(doc, "data");
 	char *out;
 
 	cr_assert_not_null(data);
@@ -310,8 +271,8 @@ make_body(const char *spec, size_t *len)
 	char *out, *eq;
 
 	if (strcmp(spec, "@GOOD") == 0) {
-		*len = strlen(W.good);
-		return strdup(W.good);
+		*len = strlen(X.good);
+		return strdup(X.good);
 	}
 	if (strncmp(spec, "@MUT:", 5) == 0) {
 		char field[64];
@@ -1183,12 +1144,12 @@ start_py(const char *mode, const char *host, const char *upstream,
 		dup2(fd, 1);
 		execl("/usr/bin/python3", "python3", script, "--mode", mode,
 		    "--host", host, "--upstream", upstream, "--evil",
-		    W.evil_url[0] ? W.evil_url : "http://127.0.0.2:9",
+		    X.evil_url[0] ? X.evil_url : "http://127.0.0.2:9",
 		    "--port-file", portfile, "--log", log, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 200 && p <= 0; i++) {
-		if ((port = slurp(portfile)) != NULL) {
+		if ((port = h_slurp(portfile, NULL)) != NULL) {
 			p = atoi(port);
 			free(port);
 		}
@@ -1214,15 +1175,15 @@ static void
 hostile_up(void)
 {
 	servers_up();
-	W.evil = start_py("record", "127.0.0.2", "", "evil", W.evil_url,
-	    sizeof(W.evil_url), W.evil_log, sizeof(W.evil_log));
+	X.evil = start_py("record", "127.0.0.2", "", "evil", X.evil_url,
+	    sizeof(X.evil_url), X.evil_log, sizeof(X.evil_log));
 }
 
 /* The other host heard nothing at all (so no credential either). */
 static void
 expect_evil_silent(const char *what)
 {
-	char *log = slurp(W.evil_log);
+	char *log = h_slurp(X.evil_log, NULL);
 
 	cr_expect(log == NULL || log[0] == '\0',
 	    "%s: a request went to the other host:\n%.600s", what, log);
@@ -1253,19 +1214,19 @@ through_proxy(const struct scase *c, bool plane_side, struct h_run *r)
 		if (slash)
 			*slash = '\0';
 	}
-	if (truncate(W.evil_log, 0) != 0 && errno != ENOENT)
-		cr_log_warn("cannot empty %s", W.evil_log);
-	W.proxy = start_py(c->mode, "127.0.0.1", upstream, c->mode, W.proxy_url,
-	    sizeof(W.proxy_url), W.proxy_log, sizeof(W.proxy_log));
+	if (truncate(X.evil_log, 0) != 0 && errno != ENOENT)
+		cr_log_warn("cannot empty %s", X.evil_log);
+	X.proxy = start_py(c->mode, "127.0.0.1", upstream, c->mode, X.proxy_url,
+	    sizeof(X.proxy_url), X.proxy_log, sizeof(X.proxy_log));
 	env_copy(&env, &W.env);
 	snprintf(db, sizeof(db), "%s/%s.db", W.dir, c->mode);
 	h_env_set(&env, "CALPLANEBOT_DB", db);
 	if (plane_side)
-		h_env_set(&env, "PLANE_BASE_URL", W.proxy_url);
+		h_env_set(&env, "PLANE_BASE_URL", X.proxy_url);
 	else {
 		char u[200];
 
-		snprintf(u, sizeof(u), "%s/", W.proxy_url);
+		snprintf(u, sizeof(u), "%s/", X.proxy_url);
 		h_env_set(&env, "CALDAV_URL", u);
 	}
 	t0 = h_now_ms();
@@ -1279,7 +1240,7 @@ through_proxy(const struct scase *c, bool plane_side, struct h_run *r)
 		cr_expect(strcasestr(r->err, c->say) != NULL,
 		    "%s: '%s' not said: %.1500s", c->mode, c->say, r->err);
 	h_env_free(&env);
-	stop_py(&W.proxy);
+	stop_py(&X.proxy);
 	expect_evil_silent(c->mode);
 	return r->status;
 }
@@ -1357,7 +1318,7 @@ Test(caldav_server, hostile_answers, .init = hostile_up, .fini = down,
 	for (i = 0; i < sizeof(discovery) / sizeof(discovery[0]); i++) {
 		through_proxy(&discovery[i], false, &r);
 		h_run_free(&r);
-		log = slurp(W.proxy_log);
+		log = h_slurp(X.proxy_log, NULL);
 		cr_expect(log == NULL || strstr(log, "root:") == NULL,
 		    "%s: a local file was read into a request", discovery[i].mode);
 		free(log);
@@ -1367,7 +1328,7 @@ Test(caldav_server, hostile_answers, .init = hostile_up, .fini = down,
 	for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
 		through_proxy(&writes[i], false, &r);
 		h_run_free(&r);
-		log = slurp(W.proxy_log);
+		log = h_slurp(X.proxy_log, NULL);
 		cr_expect(log == NULL || (strstr(log, "\"DELETE\"") == NULL &&
 		    strstr(log, "/etc/") == NULL), "%s: deleted or touched "
 		    "something not ours:\n%.800s", writes[i].mode, log);

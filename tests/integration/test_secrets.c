@@ -32,59 +32,23 @@
 #define SECRET		"plane_wh_5ec7e75ec7e75ec7e75ec7e75ec7e7ff"
 #define ADMIN		"adm-5ec7e7-a11ce-b0b-c4r01-d4ve-e11e"
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
+static struct h_world W;
 
-	if (f == NULL)
-		return NULL;
-	do {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap + 1);
-			cr_assert_not_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
+/* What this file adds to W. */
 static struct {
-	struct h_sim	 sim;
-	struct h_dav	 dav;
-	struct h_env	 env;
-	struct h_stack	 stack;
-	char		 dir[512];
-	char		 db[700];
 	char		 tls_dir[700];	/* the https nginx, when started */
 	/* Everything the product said, to search for secrets at the end. */
 	char		*said;
 	size_t		 said_len;
 	int		 pieces;
-} W;
+} X;
 
 static void
 up(void)
 {
-	char fix[1024];
-
-	memset(&W, 0, sizeof(W));
-	cr_assert(h_mkdtemp(W.dir, sizeof(W.dir), "secrets"));
-	chmod(W.dir, 0711);
-	snprintf(fix, sizeof(fix), "%s/tests/sim/sample_workspace.json",
-	    h_srcdir());
-	cr_assert(h_sim_start(&W.sim, fix, "--rate-limit 0"));
-	cr_assert(h_dav_start(&W.dav, "radicale"));
-	snprintf(W.db, sizeof(W.db), "%s/state.db", W.dir);
-	h_env_for(&W.env, &W.sim, &W.dav, W.db);
-	h_env_set(&W.env, "PLANE_WEBHOOK_SECRET", SECRET);
-	h_env_set(&W.env, "CALPLANEBOT_ADMIN_TOKEN", ADMIN);
+	memset(&X, 0, sizeof(X));
+	cr_assert(h_world_start(&W, "secrets", true, "--rate-limit 0", SECRET,
+	    ADMIN), "%s", W.why);
 	h_env_set(&W.env, "LOG_LEVEL", "DEBUG");
 	h_env_set(&W.env, "CALPLANEBOT_RETRY_ATTEMPTS", "1");
 	h_env_set(&W.env, "CALPLANEBOT_MAX_ATTEMPTS", "1");
@@ -97,10 +61,10 @@ tls_stop(void)
 {
 	char path[800], *pid;
 
-	if (W.tls_dir[0] == '\0')
+	if (X.tls_dir[0] == '\0')
 		return;
-	snprintf(path, sizeof(path), "%s/nginx.pid", W.tls_dir);
-	if ((pid = slurp(path)) != NULL) {
+	snprintf(path, sizeof(path), "%s/nginx.pid", X.tls_dir);
+	if ((pid = h_slurp(path, NULL)) != NULL) {
 		pid_t p = (pid_t)strtol(pid, NULL, 10);
 		long end = h_now_ms() + 5000;
 
@@ -113,19 +77,16 @@ tls_stop(void)
 		}
 		free(pid);
 	}
-	W.tls_dir[0] = '\0';
+	X.tls_dir[0] = '\0';
 }
 
 static void
 down(void)
 {
 	tls_stop();
-	h_stack_stop(&W.stack);
-	h_dav_stop(&W.dav);
-	h_sim_stop(&W.sim);
-	h_env_free(&W.env);
-	free(W.said);
-	W.said = NULL;
+	h_world_stop(&W);
+	free(X.said);
+	X.said = NULL;
 }
 
 /* Keep what the product said, labelled, for the final search. */
@@ -134,14 +95,14 @@ keep(const char *label, const char *text)
 {
 	size_t l = strlen(label), t = text ? strlen(text) : 0;
 
-	W.said = realloc(W.said, W.said_len + l + t + 8);
-	cr_assert_not_null(W.said);
-	W.said_len += (size_t)sprintf(W.said + W.said_len, "\n@@%s\n", label);
+	X.said = realloc(X.said, X.said_len + l + t + 8);
+	cr_assert_not_null(X.said);
+	X.said_len += (size_t)sprintf(X.said + X.said_len, "\n@@%s\n", label);
 	if (t)
-		memcpy(W.said + W.said_len, text, t);
-	W.said_len += t;
-	W.said[W.said_len] = '\0';
-	W.pieces++;
+		memcpy(X.said + X.said_len, text, t);
+	X.said_len += t;
+	X.said[X.said_len] = '\0';
+	X.pieces++;
 }
 
 static int
@@ -262,20 +223,20 @@ expect_no_secret(void)
 	size_t i, len;
 
 	for (i = 0; secrets[i]; i++) {
-		cr_expect(strstr(W.said, secrets[i]) == NULL,
+		cr_expect(strstr(X.said, secrets[i]) == NULL,
 		    "secret %zu shown:\n%.3000s", i,
-		    strstr(W.said, secrets[i]) - 1500 > W.said ?
-		    strstr(W.said, secrets[i]) - 1500 : W.said);
+		    strstr(X.said, secrets[i]) - 1500 > X.said ?
+		    strstr(X.said, secrets[i]) - 1500 : X.said);
 		/* Not even in part: any 12 characters of its second half. */
 		len = strlen(secrets[i]);
 		snprintf(frag, sizeof(frag), "%.12s", secrets[i] + len / 2);
-		cr_expect(strstr(W.said, frag) == NULL, "part of secret %zu "
+		cr_expect(strstr(X.said, frag) == NULL, "part of secret %zu "
 		    "(%s) shown", i, frag);
 	}
 	snprintf(up_, sizeof(up_), "%s:%s", W.dav.user, W.dav.pass);
 	b64(up_, basic, sizeof(basic));
-	cr_expect(strstr(W.said, basic) == NULL, "Basic credentials shown");
-	cr_log_info("searched %d outputs, %zu bytes", W.pieces, W.said_len);
+	cr_expect(strstr(X.said, basic) == NULL, "Basic credentials shown");
+	cr_log_info("searched %d outputs, %zu bytes", X.pieces, X.said_len);
 	{
 		char path[700];
 		FILE *f;
@@ -283,7 +244,7 @@ expect_no_secret(void)
 		/* Kept for a look when something was found. */
 		snprintf(path, sizeof(path), "%s/said.txt", W.dir);
 		if ((f = fopen(path, "w")) != NULL) {
-			fwrite(W.said, 1, W.said_len, f);
+			fwrite(X.said, 1, X.said_len, f);
 			fclose(f);
 		}
 	}
@@ -388,14 +349,14 @@ Test(secrets, nowhere_in_logs_answers_pages_or_errors, .init = up,
 		for (i = 0; logs[i]; i++) {
 			snprintf(log, sizeof(log), "%s/logs/%s", W.stack.dir,
 			    logs[i]);
-			text = slurp(log);
+			text = h_slurp(log, NULL);
 			keep(logs[i], text);
 			free(text);
 		}
 	}
 	/* The errors really happened. */
-	cr_expect(strstr(W.said, "bad key") != NULL ||
-	    strstr(W.said, "400") != NULL, "the echoing Plane was not seen");
+	cr_expect(strstr(X.said, "bad key") != NULL ||
+	    strstr(X.said, "400") != NULL, "the echoing Plane was not seen");
 	expect_no_secret();
 }
 
@@ -413,15 +374,15 @@ tls_start(int *dav_port, int *plane_port)
 	const char *p = strstr(W.dav.url, "://");
 	FILE *f;
 
-	snprintf(W.tls_dir, sizeof(W.tls_dir), "%s/tls", W.dir);
-	mkdir(W.tls_dir, 0711);
-	snprintf(tmp, sizeof(tmp), "%s/tmp", W.tls_dir);
+	snprintf(X.tls_dir, sizeof(X.tls_dir), "%s/tls", W.dir);
+	mkdir(X.tls_dir, 0711);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", X.tls_dir);
 	mkdir(tmp, 0777);
 	chmod(tmp, 0777);
 	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:prime256v1 -nodes -days 2 -subj '/CN=127.0.0.1' "
 	    "-addext 'subjectAltName=IP:127.0.0.1' -keyout '%s/key.pem' "
-	    "-out '%s/cert.pem' >/dev/null 2>&1", W.tls_dir, W.tls_dir);
+	    "-out '%s/cert.pem' >/dev/null 2>&1", X.tls_dir, X.tls_dir);
 	cr_assert_eq(system(cmd), 0, "openssl failed");
 	p = p ? strchr(p + 3, ':') : NULL;
 	dav_upstream = p ? atoi(p + 1) : -1;
@@ -429,7 +390,7 @@ tls_start(int *dav_port, int *plane_port)
 	for (attempt = 0; attempt < 3; attempt++) {
 		*dav_port = h_free_port();
 		*plane_port = h_free_port();
-		snprintf(conf, sizeof(conf), "%s/nginx.conf", W.tls_dir);
+		snprintf(conf, sizeof(conf), "%s/nginx.conf", X.tls_dir);
 		f = fopen(conf, "w");
 		cr_assert_not_null(f);
 		fprintf(f, "worker_processes 1;\npid %s/nginx.pid;\n"
@@ -443,19 +404,19 @@ tls_start(int *dav_port, int *plane_port)
 		    " proxy_pass http://127.0.0.1:%d; proxy_set_header Host $http_host; } }\n"
 		    " server { listen 127.0.0.1:%d ssl; location / {"
 		    " proxy_pass http://127.0.0.1:%d; proxy_set_header Host $http_host; } }\n"
-		    "}\n", W.tls_dir, W.tls_dir, tmp, tmp, tmp, tmp, tmp,
-		    W.tls_dir, W.tls_dir, *dav_port, dav_upstream, *plane_port,
+		    "}\n", X.tls_dir, X.tls_dir, tmp, tmp, tmp, tmp, tmp,
+		    X.tls_dir, X.tls_dir, *dav_port, dav_upstream, *plane_port,
 		    W.sim.port);
 		fclose(f);
 		snprintf(cmd, sizeof(cmd), "nginx -p '%s' -c '%s' -e '%s/error.log' "
-		    ">/dev/null 2>&1", W.tls_dir, conf, W.tls_dir);
+		    ">/dev/null 2>&1", X.tls_dir, conf, X.tls_dir);
 		if (system(cmd) == 0)
 			break;
 	}
 	cr_assert_lt(attempt, 3, "the https nginx did not start");
-	snprintf(cmd, sizeof(cmd), "%s/nginx.pid", W.tls_dir);
+	snprintf(cmd, sizeof(cmd), "%s/nginx.pid", X.tls_dir);
 	for (attempt = 0; attempt < 100; attempt++) {
-		if ((text = slurp(cmd)) != NULL) {
+		if ((text = h_slurp(cmd, NULL)) != NULL) {
 			free(text);
 			break;
 		}

@@ -1373,6 +1373,51 @@ Test(store, queue_duplicate_is_remembered_after_done)
 	store_close(s);
 }
 
+Test(store, cache_size_is_positive_kib)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX] = "";
+	struct store *s = open_default(p, sizeof(p));
+
+	cr_assert_eq(store_set_cache_kib(s, 512, msg), CPB_OK, "%s", msg);
+	cr_assert_eq(store_set_cache_kib(s, 0, msg), CPB_ERR_INVALID);
+	cr_assert_str_eq(msg, "store: cache size must be positive");
+	cr_assert_eq(store_set_cache_kib(s, -5, msg), CPB_ERR_INVALID);
+	store_close(s);
+}
+
+static bool
+due_of(struct store *s)
+{
+	char msg[CPB_ERRMSG_MAX] = "";
+	bool due = true;
+
+	cr_assert_eq(store_queue_due(s, &due, msg), CPB_OK, "%s", msg);
+	return due;
+}
+
+Test(store, queue_due_ignores_leased_and_waiting_items)
+{
+	char p[TP], msg[CPB_ERRMSG_MAX];
+	struct store *s = open_default(p, sizeof(p));
+	struct store_queue_item out;
+	bool dead = true;
+
+	cr_assert_not(due_of(s), "empty");
+	push_ok(s, qitem("d1", "issue", "i1", 1));
+	cr_assert(due_of(s));
+	cr_assert_eq(store_queue_lease(s, 60, &out, msg), CPB_OK, "%s", msg);
+	cr_assert_not(due_of(s), "leased");
+	cr_assert_eq(store_queue_fail(s, &out, "down", 5, 60000, &dead, msg),
+	    CPB_OK, "%s", msg);
+	cr_assert_not(dead);
+	cr_assert_not(due_of(s), "waiting a minute for its retry");
+	cr_assert_eq(depth_of(s), 1);
+	store_queue_item_free(&out);
+	push_ok(s, qitem("d2", "issue", "i2", 1));
+	cr_assert(due_of(s));
+	store_close(s);
+}
+
 Test(store, queue_delivery_memory_is_pruned)
 {
 	char p[TP], msg[CPB_ERRMSG_MAX];
