@@ -903,6 +903,41 @@ store_rollback(struct store *store)
 
 /* ------------------------------------------------------------- calendars */
 
+/* A lookup of one row by one text key (?1). */
+struct store_lookup {
+	enum store_sql	 sql;
+	const char	*key_name;	/* for a refused key */
+	const char	*missing;	/* "store: no <missing> <key>" */
+	const char	*label;		/* for SQLite's errors */
+};
+
+/*
+ * Check and bind the key and step to the row: CPB_OK with the row ready
+ * in *st, CPB_ERR_NOT_FOUND when there is none.  The caller reads the row
+ * and releases *st whenever it is not NULL.
+ */
+static enum cpb_err
+store_row_by_key(struct store *store, const struct store_lookup *l,
+    const char *key, sqlite3_stmt **st, char *errmsg)
+{
+	enum cpb_err err;
+	int rc;
+
+	*st = NULL;
+	if ((err = store_check_text(errmsg, l->key_name, key, true)) !=
+	    CPB_OK || (err = store_stmt(store, l->sql, st, errmsg)) != CPB_OK)
+		return err;
+	rc = store_bind_text(*st, 1, key);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		return CPB_OK;
+	if (rc == SQLITE_DONE)
+		return cpb_seterr(errmsg, CPB_ERR_NOT_FOUND, "store: no %s %s",
+		    l->missing, key);
+	return store_dberr(store->db, rc, errmsg, l->label);
+}
+
 static enum cpb_err
 store_calendar_row(sqlite3_stmt *st, struct store_calendar *cal,
     char *errmsg)
@@ -924,26 +959,17 @@ enum cpb_err
 store_calendar_get(struct store *store, const char *project_id,
     struct store_calendar *out, char *errmsg)
 {
-	sqlite3_stmt *st = NULL;
+	static const struct store_lookup lookup = { SQL_CAL_GET, "project_id",
+	    "calendar for project", "calendar get" };
+	sqlite3_stmt *st;
 	enum cpb_err err;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = store_check_text(errmsg, "project_id", project_id, true)) !=
-	    CPB_OK ||
-	    (err = store_stmt(store, SQL_CAL_GET, &st, errmsg)) != CPB_OK)
-		return err;
-	rc = store_bind_text(st, 1, project_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if ((err = store_row_by_key(store, &lookup, project_id, &st,
+	    errmsg)) == CPB_OK)
 		err = store_calendar_row(st, out, errmsg);
-	else if (rc == SQLITE_DONE)
-		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
-		    "store: no calendar for project %s", project_id);
-	else
-		err = store_dberr(store->db, rc, errmsg, "calendar get");
-	store_release(st);
+	if (st != NULL)
+		store_release(st);
 	return err;
 }
 
@@ -1137,26 +1163,17 @@ enum cpb_err
 store_event_get(struct store *store, const char *issue_id,
     struct store_event *out, char *errmsg)
 {
-	sqlite3_stmt *st = NULL;
+	static const struct store_lookup lookup = { SQL_EV_GET, "issue_id",
+	    "event for issue", "event get" };
+	sqlite3_stmt *st;
 	enum cpb_err err;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = store_check_text(errmsg, "issue_id", issue_id, true)) !=
-	    CPB_OK ||
-	    (err = store_stmt(store, SQL_EV_GET, &st, errmsg)) != CPB_OK)
-		return err;
-	rc = store_bind_text(st, 1, issue_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if ((err = store_row_by_key(store, &lookup, issue_id, &st, errmsg)) ==
+	    CPB_OK)
 		err = store_event_row(st, out, errmsg);
-	else if (rc == SQLITE_DONE)
-		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
-		    "store: no event for issue %s", issue_id);
-	else
-		err = store_dberr(store->db, rc, errmsg, "event get");
-	store_release(st);
+	if (st != NULL)
+		store_release(st);
 	return err;
 }
 
@@ -1372,27 +1389,20 @@ enum cpb_err
 store_meta_get(struct store *store, const char *key, char **value,
     int64_t *set_at, char *errmsg)
 {
-	sqlite3_stmt *st = NULL;
+	static const struct store_lookup lookup = { SQL_META_GET, "meta key",
+	    "meta value", "meta get" };
+	sqlite3_stmt *st;
 	enum cpb_err err;
-	int rc;
 
 	*value = NULL;
-	if ((err = store_check_text(errmsg, "meta key", key, true)) != CPB_OK ||
-	    (err = store_stmt(store, SQL_META_GET, &st, errmsg)) != CPB_OK)
-		return err;
-	rc = store_bind_text(st, 1, key);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if ((err = store_row_by_key(store, &lookup, key, &st, errmsg)) ==
+	    CPB_OK) {
 		err = store_col_dup(st, 0, value, errmsg);
 		if (set_at != NULL)
 			*set_at = sqlite3_column_int64(st, 1);
-	} else if (rc == SQLITE_DONE)
-		err = cpb_seterr(errmsg, CPB_ERR_NOT_FOUND,
-		    "store: no meta value %s", key);
-	else
-		err = store_dberr(store->db, rc, errmsg, "meta get");
-	store_release(st);
+	}
+	if (st != NULL)
+		store_release(st);
 	return err;
 }
 
