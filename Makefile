@@ -19,14 +19,19 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
 
+# CFLAGS from the command line (make CFLAGS="-O1 -g") replaces only the
+# optimisation and debug flags: `override` keeps the warnings, the
+# standard and the sanitizers whatever the caller passes.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	    -Wformat=2 -Wno-format-nonliteral -fno-common
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ishared $(PKG_CFLAGS) -MMD -MP
-LDLIBS   += $(PKG_LIBS) -lm
+override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow \
+	    -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -fno-common
+override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ishared \
+	    $(PKG_CFLAGS) -MMD -MP
+override LDLIBS += $(PKG_LIBS) -lm
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 LIB_SRC   := $(sort $(wildcard shared/*.c))

@@ -747,10 +747,11 @@ assert_assignees(size_t n, const char *want_line)
 {
 	struct plane_issue is = base_issue();
 	struct plane_user *users = calloc(n + 1, sizeof(*users));
-	char names[100][8], *out, *want;
+	char names[100][24], *out, *want;
 	size_t i;
 
 	cr_assert_not_null(users);
+	cr_assert_leq(n, sizeof(names) / sizeof(names[0]));
 	for (i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "u%zu", i);
 		users[i].display_name = names[i];
@@ -790,7 +791,7 @@ assert_labels(size_t n)
 {
 	struct plane_issue is = base_issue();
 	struct plane_label *labels = calloc(n + 1, sizeof(*labels));
-	char (*names)[16] = calloc(n + 1, sizeof(*names));
+	char (*names)[32] = calloc(n + 1, sizeof(*names));
 	icalcomponent *cal, *ev;
 	icalproperty *p;
 	char *out;
