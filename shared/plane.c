@@ -29,6 +29,9 @@
 #define PLANE_DETAIL_MAX	120	/* bytes of a server message we quote */
 #define PLANE_DETAIL_BODY_MAX	65536	/* larger error bodies are not parsed */
 #define PLANE_EXPAND		"state,labels,assignees,project"
+/* Requests remembered for pacing: Plane allows 60 (300 for service
+ * tokens) a minute; forgetting older ones only makes a wait longer. */
+#define PLANE_SENT_MAX		512
 
 struct plane_client {
 	const struct cpb_config	*cfg;
@@ -40,6 +43,10 @@ struct plane_client {
 	long			 page_size;
 	long			 remaining;	/* last X-RateLimit-Remaining; -1 */
 	int64_t			 reset;		/* last X-RateLimit-Reset; -1 */
+	int64_t			 answered_ms;	/* when that answer came */
+	/* When we sent our last requests (unix ms), oldest at sent_head. */
+	int64_t			 sent_ms[PLANE_SENT_MAX];
+	size_t			 sent_head, sent_n;
 };
 
 /* One listing in progress: its route and where its items go. */
@@ -203,36 +210,77 @@ plane_client_set_page_size(struct plane_client *client, long per_page,
 
 /* ---- pacing ----------------------------------------------------------- */
 
+static int64_t
+plane_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The window behind a Reset header: answer time + window, in seconds. */
+static int64_t
+plane_window_ms(int64_t reset_unix, int64_t answered_ms)
+{
+	return (reset_unix * 1000 - answered_ms + 999) / 1000 * 1000;
+}
+
 /*
- * Plane's limit is a sliding window (60/min) whose X-RateLimit-Reset is
- * always "now + 60".  Spend what remains at full speed and, when nothing
- * remains, wait out the window: a full sync needs 1 + P requests, so this
- * is the least wall time that never runs into a 429 (spreading requests
- * over the window would only add waiting).
+ * What remains is spent at full speed (a full sync needs 1 + P requests
+ * and every wait is wall time); see plane.h for the exhausted window.
  */
 long
-plane_pace_ms(long remaining, int64_t reset_unix, int64_t now_unix)
+plane_pace_ms(long remaining, int64_t reset_unix, int64_t answered_ms,
+    int64_t oldest_ms, int64_t now_ms)
 {
-	int64_t window;
+	int64_t until, window_ms, wait;
 
 	if (remaining != 0 || reset_unix < 0)
 		return 0;
-	window = reset_unix - now_unix;
-	if (window <= 0)
-		return 0;
-	if (window > HTTP_RETRY_AFTER_MAX)
-		window = HTTP_RETRY_AFTER_MAX;
-	return (long)(window * 1000);
+	if (reset_unix > now_ms / 1000 + HTTP_RETRY_AFTER_MAX)
+		reset_unix = now_ms / 1000 + HTTP_RETRY_AFTER_MAX;
+	until = reset_unix * 1000;
+	window_ms = plane_window_ms(reset_unix, answered_ms);
+	if (oldest_ms >= 0 && window_ms > 0 &&
+	    oldest_ms + window_ms + PLANE_PACE_MARGIN_MS < until)
+		until = oldest_ms + window_ms + PLANE_PACE_MARGIN_MS;
+	wait = until - now_ms;
+	return wait > 0 ? (long)wait : 0;
+}
+
+/* The send time of our oldest request inside a window ending now. */
+static int64_t
+plane_oldest_in_window(const struct plane_client *c, int64_t now_ms)
+{
+	int64_t window_ms = plane_window_ms(c->reset, c->answered_ms);
+	size_t i;
+
+	for (i = 0; i < c->sent_n; i++) {
+		int64_t t = c->sent_ms[(c->sent_head + i) % PLANE_SENT_MAX];
+
+		if (t > now_ms - window_ms)
+			return t;
+	}
+	return -1;
 }
 
 static void
-plane_pace(const struct plane_client *c)
+plane_pace(struct plane_client *c)
 {
-	long ms = plane_pace_ms(c->remaining, c->reset, (int64_t)time(NULL));
+	int64_t now = plane_now_ms();
+	long ms = c->remaining != 0 ? 0 : plane_pace_ms(c->remaining, c->reset,
+	    c->answered_ms, plane_oldest_in_window(c, now), now);
 	long max_ms = c->policy.max_wait_seconds > 0 ?
 	    c->policy.max_wait_seconds * 1000 : 0;
 
 	http_sleep_ms(ms > max_ms ? max_ms : ms);
+	if (c->sent_n == PLANE_SENT_MAX) {
+		c->sent_head = (c->sent_head + 1) % PLANE_SENT_MAX;
+		c->sent_n--;
+	}
+	c->sent_ms[(c->sent_head + c->sent_n++) % PLANE_SENT_MAX] =
+	    plane_now_ms();
 }
 
 /* ---- one request ------------------------------------------------------ */
@@ -365,6 +413,7 @@ plane_get_json(struct plane_client *c, const char *url, const char *what,
 	/* A 429's answer has no rate headers: "unknown" is the truth then. */
 	c->remaining = resp.ratelimit_remaining;
 	c->reset = resp.ratelimit_reset;
+	c->answered_ms = plane_now_ms();
 	if ((err = plane_check_status(c, &resp, what, errmsg)) != CPB_OK)
 		goto out;
 	err = plane_parse_json(&resp, what, out, errmsg);

@@ -86,7 +86,18 @@ void plane_project_free(struct plane_project *project);
 enum cpb_err plane_parse_page(const cJSON *root, const cJSON **results,
     bool *has_next, const char **next_cursor, char *errmsg);
 
-/* How long to wait before the next request given the last rate headers. */
-long plane_pace_ms(long remaining, int64_t reset_unix, int64_t now_unix);
+/*
+ * How long to wait before the next request, in ms.  From the last answer:
+ * X-RateLimit-Remaining and -Reset (unix seconds; -1 when absent) and when
+ * it came (answered_ms, unix ms); oldest_ms is when we sent our oldest
+ * request that is still inside the window (-1: none we know of).  Only an
+ * exhausted window is waited for, and Plane's window slides: a slot frees
+ * when the request that took it is a window old, so the wait lasts until
+ * our oldest request in the window leaves it, not the whole window that
+ * the Reset header names (always "now + 60").  Pure; unit-tested.
+ */
+#define PLANE_PACE_MARGIN_MS	250	/* our send time to Plane's record */
+long plane_pace_ms(long remaining, int64_t reset_unix, int64_t answered_ms,
+    int64_t oldest_ms, int64_t now_ms);
 
 #endif

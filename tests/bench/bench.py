@@ -1242,7 +1242,7 @@ class Bench:
             ratio = h["rps"] / nh["rps"]
             od = R.get("ingest_caldav_down")
             if od:
-                row("1", "  same while CalDAV is down (default retries)",
+                row("1", "  same while CalDAV is down",
                     "%.0f req/s, %s, non-2xx %d, stored %d" % (
                         od["rps"], lat(od), od["non2xx"], od["stored"]),
                     "CalDAV up %.0f req/s" % w["rps"],

@@ -124,24 +124,36 @@ Test(plane_page, malformed_envelopes_are_parse_errors)
 
 Test(plane_pace, table)
 {
-	const int64_t now = 1800000000;
+	const int64_t now = 1800000000, ms = now * 1000;
 
 	/* Unknown or plenty left: no wait. */
-	cr_assert_eq(plane_pace_ms(-1, now + 60, now), 0);
-	cr_assert_eq(plane_pace_ms(0, -1, now), 0);
-	cr_assert_eq(plane_pace_ms(59, now + 60, now), 0);
+	cr_assert_eq(plane_pace_ms(-1, now + 60, ms, -1, ms), 0);
+	cr_assert_eq(plane_pace_ms(0, -1, ms, -1, ms), 0);
+	cr_assert_eq(plane_pace_ms(59, now + 60, ms, -1, ms), 0);
 	/* What remains is spent at full speed ... */
-	cr_assert_eq(plane_pace_ms(4, now + 60, now), 0);
-	cr_assert_eq(plane_pace_ms(1, now + 60, now), 0);
-	/* ... and only an exhausted window is waited out. */
-	cr_assert_eq(plane_pace_ms(0, now + 60, now), 60000);
-	cr_assert_eq(plane_pace_ms(0, now + 7, now), 7000);
-	cr_assert_eq(plane_pace_ms(0, now - 1, now), 0);
-	cr_assert_eq(plane_pace_ms(0, now + 1, now), 1000);
+	cr_assert_eq(plane_pace_ms(4, now + 60, ms, ms - 50000, ms), 0);
+	cr_assert_eq(plane_pace_ms(1, now + 60, ms, ms - 50000, ms), 0);
+	/* ... and only an exhausted window is waited for: without a request
+	 * of ours inside it, the whole window the header names ... */
+	cr_assert_eq(plane_pace_ms(0, now + 60, ms, -1, ms), 60000);
+	cr_assert_eq(plane_pace_ms(0, now + 7, ms, -1, ms), 7000);
+	cr_assert_eq(plane_pace_ms(0, now + 1, ms, -1, ms), 1000);
+	cr_assert_eq(plane_pace_ms(0, now + 60, ms, -1, ms + 20000), 40000);
+	/* ... else until our oldest request in it is a window old: sent 52 s
+	 * ago, a 60 s window, 250 ms for it to reach Plane. */
+	cr_assert_eq(plane_pace_ms(0, now + 60, ms, ms - 52000, ms),
+	    8000 + PLANE_PACE_MARGIN_MS);
+	/* The header cut to seconds: answered 0.4 s past the second. */
+	cr_assert_eq(plane_pace_ms(0, now + 60, ms + 400, ms - 52000, ms + 400),
+	    8000 + PLANE_PACE_MARGIN_MS - 400);
+	/* Never longer than the header says. */
+	cr_assert_eq(plane_pace_ms(0, now + 5, ms, ms - 100, ms), 5000);
+	cr_assert_eq(plane_pace_ms(0, now + 5, ms, ms - 1000, ms),
+	    4000 + PLANE_PACE_MARGIN_MS);
 	/* A reset already passed, and an absurd one. */
-	cr_assert_eq(plane_pace_ms(0, now, now), 0);
-	cr_assert_eq(plane_pace_ms(0, now - 5, now), 0);
-	cr_assert_eq(plane_pace_ms(0, now + 10000000, now),
+	cr_assert_eq(plane_pace_ms(0, now, ms, -1, ms), 0);
+	cr_assert_eq(plane_pace_ms(0, now - 5, ms, ms - 1000, ms), 0);
+	cr_assert_eq(plane_pace_ms(0, now + 10000000, ms, -1, ms),
 	    HTTP_RETRY_AFTER_MAX * 1000);
 }
 
