@@ -931,7 +931,7 @@ class Bench:
 
     def item1_outage(self):
         """
-        Ingest while CalDAV is down, with the production retry settings:
+        Ingest while CalDAV is down, with the production configuration:
         webhooks that change their event, so every drain needs CalDAV.
         The pool works on a copy of the store whose calendar URLs point at
         a closed port (the main store and Radicale are left alone).
