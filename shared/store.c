@@ -1856,7 +1856,7 @@ store_run_stats(struct store *store, struct store_run_stats *out,
  * its own (read-then-write must hold the write lock from the start), or
  * the caller's batch when store_begin() opened one.
  */
-static enum cpb_err
+enum cpb_err
 store_tx_open(struct store *store, bool *owned, char *errmsg)
 {
 	enum cpb_err err;
@@ -1871,7 +1871,7 @@ store_tx_open(struct store *store, bool *owned, char *errmsg)
 	return CPB_OK;
 }
 
-static enum cpb_err
+enum cpb_err
 store_tx_close(struct store *store, bool owned, enum cpb_err err,
     char *errmsg)
 {

@@ -91,6 +91,15 @@ enum cpb_err store_set_cache_kib(struct store *store, int kib, char *errmsg);
 enum cpb_err store_begin(struct store *store, char *errmsg);
 enum cpb_err store_commit(struct store *store, char *errmsg);
 void store_rollback(struct store *store);
+/*
+ * For steps that belong together whoever calls them: join the caller's
+ * open transaction, or begin one (*owned).  store_tx_close then commits
+ * (err CPB_OK) or rolls back what it began and returns the outcome; a
+ * joined transaction is left to its owner.
+ */
+enum cpb_err store_tx_open(struct store *store, bool *owned, char *errmsg);
+enum cpb_err store_tx_close(struct store *store, bool owned, enum cpb_err err,
+    char *errmsg);
 
 /* Calendars */
 enum cpb_err store_calendar_get(struct store *store, const char *project_id,

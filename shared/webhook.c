@@ -437,19 +437,19 @@ webhook_enqueue(struct store *store, const struct webhook_envelope *env,
 	};
 	char errmsg[CPB_ERRMSG_MAX] = "no store";
 	enum cpb_err err = CPB_ERR_INVALID;
-	bool duplicate = false;
+	bool duplicate = false, owned = false;
 
 	/* The counter rides in the delivery's transaction: one commit. */
-	if (store != NULL && (err = store_begin(store, errmsg)) == CPB_OK &&
-	    (err = store_queue_push(store, &item, &duplicate, errmsg)) ==
+	if (store != NULL && (err = store_tx_open(store, &owned, errmsg)) ==
 	    CPB_OK) {
-		webhook_count(store, "webhooks_total", "outcome", duplicate ?
-		    webhook_outcome_name(WEBHOOK_DUPLICATE) :
-		    webhook_outcome_name(WEBHOOK_QUEUED));
-		err = store_commit(store, errmsg);
+		err = store_queue_push(store, &item, &duplicate, errmsg);
+		if (err == CPB_OK)
+			webhook_count(store, "webhooks_total", "outcome",
+			    duplicate ? webhook_outcome_name(WEBHOOK_DUPLICATE) :
+			    webhook_outcome_name(WEBHOOK_QUEUED));
+		err = store_tx_close(store, owned, err, errmsg);
 	}
 	if (err != CPB_OK) {
-		store_rollback(store);
 		log_kv(LOG_ERROR, "op", "webhook", "delivery", env->delivery,
 		    "error", errmsg, NULL);
 		webhook_set(r, WEBHOOK_UNAVAILABLE, 503, "STORE_UNAVAILABLE",
