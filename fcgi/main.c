@@ -32,6 +32,7 @@
 #include <fcgiapp.h>
 
 #include "caldav.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
@@ -399,16 +400,6 @@ write_response(FCGX_Request *fr, const struct fcgi_response *resp,
 		FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
 }
 
-static long
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long)((t1.tv_sec - t0->tv_sec) * 1000 +
-	    (t1.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 /* Answer one request; true when the queue should be drained afterwards. */
 static bool
 handle(const struct fcgi_app *app, FCGX_Request *fr)
@@ -417,12 +408,11 @@ handle(const struct fcgi_app *app, FCGX_Request *fr)
 	struct fcgi_request req;
 	struct fcgi_response resp;
 	struct route_match m;
-	struct timespec t0;
+	int64_t t0 = clock_mono_ms();
 	char errmsg[CPB_ERRMSG_MAX] = "", status[8], ms[24];
 	enum cpb_err err;
 	bool drain;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&resp, 0, sizeof(resp));
 	if ((err = request_parse(&req, &src, errmsg)) != CPB_OK)
 		response_error(&resp, 400, "BAD_REQUEST", "%s", errmsg);
@@ -436,7 +426,7 @@ handle(const struct fcgi_app *app, FCGX_Request *fr)
 	write_response(fr, &resp, req.method != NULL &&
 	    strcmp(req.method, "HEAD") == 0);
 	snprintf(status, sizeof(status), "%d", resp.status);
-	snprintf(ms, sizeof(ms), "%ld", elapsed_ms(&t0));
+	snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - t0));
 	log_kv(resp.status >= 500 ? LOG_WARNING : LOG_INFO, "op", "request",
 	    "method", req.method ? req.method : "-", "path",
 	    req.path[0] ? req.path : "-", "status", status, "ms", ms, NULL);

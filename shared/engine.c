@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "ical.h"
 #include "log.h"
 
@@ -61,19 +62,10 @@ struct project_run {
 	bool		 listing_known;
 };
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static long
 elapsed_ms(int64_t start_us)
 {
-	return (long)((now_us() - start_us) / 1000);
+	return (long)((clock_mono_us() - start_us) / 1000);
 }
 
 const char *
@@ -719,7 +711,7 @@ engine_sync_issue(struct engine *eng, const struct plane_issue *issue,
 	struct engine_view view = { 0 };
 	struct engine_write w = { .issue = issue, .calendar_url = calendar_url };
 	char hash[ICAL_HASH_HEX] = "", *ics = NULL, *uid = NULL, *url = NULL;
-	int64_t start = now_us();
+	int64_t start = clock_mono_us();
 	enum cpb_err err = CPB_OK;
 
 	*op = ENGINE_OP_SKIP;
@@ -746,7 +738,7 @@ engine_sync_issue(struct engine *eng, const struct plane_issue *issue,
 	view.listed_etag = listed ? listed->etag : NULL;
 	w.sequence = stored ? stored->sequence + (stored->href ? 1 : 0) : 0;
 	if (view.has_date) {
-		err = ical_build_event(issue, &ctx, w.sequence, now_us(), &ics,
+		err = ical_build_event(issue, &ctx, w.sequence, clock_unix_us(), &ics,
 		    hash, errmsg);
 		if (err != CPB_OK)
 			goto out;
@@ -859,7 +851,7 @@ run_delete_vanished(struct project_run *run)
 		    .project_id = run->project->id };
 		struct engine_write w = { .issue = &gone, .url = l->url,
 		    .if_match = l->etag, .op = ENGINE_OP_DELETE };
-		int64_t start = now_us();
+		int64_t start = clock_mono_us();
 		char *uid;
 		enum cpb_err err = CPB_OK;
 
@@ -1207,7 +1199,7 @@ static enum cpb_err
 engine_forget_event(struct engine *eng, const struct store_event *ev,
     char *errmsg)
 {
-	int64_t start = now_us();
+	int64_t start = clock_mono_us();
 	char *uid = NULL;
 	enum cpb_err err = CPB_OK;
 

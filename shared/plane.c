@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define PLANE_PER_PAGE_MAX	1000	/* plane-api.md: more is a 400 */
@@ -210,15 +211,6 @@ plane_client_set_page_size(struct plane_client *client, long per_page,
 
 /* ---- pacing ----------------------------------------------------------- */
 
-static int64_t
-plane_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The window behind a Reset header: answer time + window, in seconds. */
 static int64_t
 plane_window_ms(int64_t reset_unix, int64_t answered_ms)
@@ -268,7 +260,7 @@ plane_oldest_in_window(const struct plane_client *c, int64_t now_ms)
 static void
 plane_pace(struct plane_client *c)
 {
-	int64_t now = plane_now_ms();
+	int64_t now = clock_unix_ms();
 	long ms = c->remaining != 0 ? 0 : plane_pace_ms(c->remaining, c->reset,
 	    c->answered_ms, plane_oldest_in_window(c, now), now);
 	long max_ms = c->policy.max_wait_seconds > 0 ?
@@ -280,7 +272,7 @@ plane_pace(struct plane_client *c)
 		c->sent_n--;
 	}
 	c->sent_ms[(c->sent_head + c->sent_n++) % PLANE_SENT_MAX] =
-	    plane_now_ms();
+	    clock_unix_ms();
 }
 
 /* ---- one request ------------------------------------------------------ */
@@ -413,7 +405,7 @@ plane_get_json(struct plane_client *c, const char *url, const char *what,
 	/* A 429's answer has no rate headers: "unknown" is the truth then. */
 	c->remaining = resp.ratelimit_remaining;
 	c->reset = resp.ratelimit_reset;
-	c->answered_ms = plane_now_ms();
+	c->answered_ms = clock_unix_ms();
 	if ((err = plane_check_status(c, &resp, what, errmsg)) != CPB_OK)
 		goto out;
 	err = plane_parse_json(&resp, what, out, errmsg);

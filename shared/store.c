@@ -49,6 +49,8 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "clock.h"
+
 #define STORE_BUSY_MS		5000
 #define STORE_DIR_MODE		0750
 #define STORE_FILE_MODE		0640
@@ -408,16 +410,6 @@ store_syserr(char *errmsg, const char *what, const char *path)
 	    path, reason);
 }
 
-static int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A text argument: present (unless optional) and within STORE_TEXT_MAX. */
 static enum cpb_err
 store_check_text(char *errmsg, const char *name, const char *s, bool required)
@@ -743,15 +735,6 @@ out:
 	return err;
 }
 
-static int64_t
-store_monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * SQLite's own busy handler sleeps 1, 2, 5, 10, ... 100 ms between looks.
  * Our write transactions last about a hundred microseconds, so with a
@@ -764,7 +747,7 @@ static int
 store_busy(void *arg, int count)
 {
 	struct store *store = arg;
-	int64_t now = store_monotonic_us();
+	int64_t now = clock_mono_us();
 	struct timespec nap = { 0, 0 };
 
 	if (count == 0)
@@ -1003,7 +986,7 @@ store_calendar_put(struct store *store, const struct store_calendar *cal,
 	if (rc == SQLITE_OK)
 		rc = store_bind_text(st, 5, cal->project_identifier);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 6, store_now_ms() / 1000);
+		rc = sqlite3_bind_int64(st, 6, clock_unix_ms() / 1000);
 	if (rc != SQLITE_OK)
 		err = store_dberr(store->db, rc, errmsg, "calendar put");
 	else
@@ -1225,7 +1208,7 @@ store_event_put(struct store *store, const struct store_event *ev,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 8, ev->updated_at_us);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 9, store_now_ms() / 1000);
+		rc = sqlite3_bind_int64(st, 9, clock_unix_ms() / 1000);
 	if (rc != SQLITE_OK)
 		err = store_dberr(store->db, rc, errmsg, "event put");
 	else
@@ -1427,7 +1410,7 @@ store_meta_set(struct store *store, const char *key, const char *value,
 	if (rc == SQLITE_OK)
 		rc = store_bind_text(st, 2, value);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 3, store_now_ms() / 1000);
+		rc = sqlite3_bind_int64(st, 3, clock_unix_ms() / 1000);
 	if (rc != SQLITE_OK)
 		err = store_dberr(store->db, rc, errmsg, "meta set");
 	else
@@ -1465,7 +1448,7 @@ store_run_begin(struct store *store, const char *kind, int64_t *run_id,
 		return err;
 	rc = store_bind_text(st, 1, kind);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, store_now_ms());
+		rc = sqlite3_bind_int64(st, 2, clock_unix_ms());
 	if (rc != SQLITE_OK)
 		err = store_dberr(store->db, rc, errmsg, "run begin");
 	else
@@ -1553,7 +1536,7 @@ store_run_finish(struct store *store, int64_t run_id,
 		goto out;
 	rc = sqlite3_bind_int64(st, 1, run_id);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, store_now_ms());
+		rc = sqlite3_bind_int64(st, 2, clock_unix_ms());
 	if (rc == SQLITE_OK)
 		rc = store_bind_text(st, 3, name);
 	if (rc == SQLITE_OK)
@@ -1985,7 +1968,7 @@ store_deliveries_prune(struct store *store, char *errmsg)
 
 	if ((err = store_stmt(store, SQL_DLV_PRUNE, &st, errmsg)) != CPB_OK)
 		return err;
-	rc = sqlite3_bind_int64(st, 1, store_now_ms() -
+	rc = sqlite3_bind_int64(st, 1, clock_unix_ms() -
 	    (int64_t)STORE_DELIVERY_MEMORY_DAYS * 86400 * 1000);
 	err = rc == SQLITE_OK ? store_step_done(store, st, "delivery prune",
 	    errmsg) : store_dberr(store->db, rc, errmsg, "delivery prune");
@@ -2027,7 +2010,7 @@ enum cpb_err
 store_queue_push(struct store *store, const struct store_queue_item *item,
     bool *duplicate, char *errmsg)
 {
-	int64_t now = store_now_ms();
+	int64_t now = clock_unix_ms();
 	enum cpb_err err;
 	bool owned;
 
@@ -2140,7 +2123,7 @@ store_queue_lease(struct store *store, long lease_seconds,
     struct store_queue_item *out, char *errmsg)
 {
 	struct store_queue_item key = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = clock_unix_ms();
 	enum cpb_err err;
 	long n = 0;
 	bool owned;
@@ -2278,7 +2261,7 @@ store_queue_fail(struct store *store, const struct store_queue_item *item,
     const char *error, long max_attempts, long retry_after_ms, bool *dead,
     char *errmsg)
 {
-	int64_t now = store_now_ms();
+	int64_t now = clock_unix_ms();
 	enum cpb_err err;
 	long attempts = 0;
 	bool owned;
@@ -2338,7 +2321,7 @@ store_queue_due(struct store *store, bool *due, char *errmsg)
 	*due = false;
 	if ((err = store_stmt(store, SQL_Q_DUE, &st, errmsg)) != CPB_OK)
 		return err;
-	if ((rc = sqlite3_bind_int64(st, 1, store_now_ms())) == SQLITE_OK)
+	if ((rc = sqlite3_bind_int64(st, 1, clock_unix_ms())) == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*due = sqlite3_column_int64(st, 0) > 0;

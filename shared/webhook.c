@@ -46,6 +46,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "clock.h"
 #include "http.h"
 #include "issue.h"
 #include "log.h"
@@ -64,15 +65,6 @@ struct webhook_envelope {
 	const char	*id;
 	char		 delivery[sizeof(((struct webhook_result *)0)->delivery)];
 };
-
-static int64_t
-webhook_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 webhook_hex(const unsigned char *in, size_t len, char *out)
@@ -479,7 +471,7 @@ webhook_route_issue(struct store *store, const struct webhook_envelope *env,
 	enum cpb_err err;
 
 	if (strcmp(env->action, "deleted") == 0) {
-		webhook_enqueue(store, env, text, webhook_now_us(), r);
+		webhook_enqueue(store, env, text, clock_unix_us(), r);
 		return;
 	}
 	err = plane_issue_from_json(env->data, &issue, errmsg);
@@ -506,7 +498,7 @@ webhook_route_project(struct store *store, const struct webhook_envelope *env,
 	enum cpb_err err;
 
 	if (strcmp(env->action, "deleted") == 0) {
-		webhook_enqueue(store, env, text, webhook_now_us(), r);
+		webhook_enqueue(store, env, text, clock_unix_us(), r);
 		return;
 	}
 	/* A new project has no events: its first issue or the next full

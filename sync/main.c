@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "caldav.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "health.h"
@@ -218,15 +219,6 @@ session_close(struct session *s)
 	config_free(s->cfg);
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Reachability as the run saw it, for /api/v1/health, at no cost of a
  * request of its own: a run that got to the end reached both services; a
@@ -276,10 +268,10 @@ cmd_sync(struct session *s, const struct options *opts)
 		fprintf(stderr, "calplanebot-sync: %s\n", errmsg);
 		return exit_for(err);
 	}
-	start = monotonic_ms();
+	start = clock_mono_ms();
 	err = engine_full_sync(s->engine, &opts->engine, &report, errmsg);
 	if (!opts->engine.dry_run)
-		record_probes(s, err, errmsg, monotonic_ms() - start);
+		record_probes(s, err, errmsg, clock_mono_ms() - start);
 	snprintf(counts, sizeof(counts), "created=%ld updated=%ld deleted=%ld "
 	    "unchanged=%ld skipped=%ld failed=%ld", c->created, c->updated,
 	    c->deleted, c->unchanged, c->skipped, c->failed);
