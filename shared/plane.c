@@ -261,8 +261,8 @@ static void
 plane_pace(struct plane_client *c)
 {
 	int64_t now = clock_unix_ms();
-	long ms = c->remaining != 0 ? 0 : plane_pace_ms(c->remaining, c->reset,
-	    c->answered_ms, plane_oldest_in_window(c, now), now);
+	long ms = plane_pace_ms(c->remaining, c->reset, c->answered_ms,
+	    plane_oldest_in_window(c, now), now);
 	long max_ms = c->policy.max_wait_seconds > 0 ?
 	    c->policy.max_wait_seconds * 1000 : 0;
 

@@ -1866,19 +1866,21 @@ store_tx_close(struct store *store, bool owned, enum cpb_err err,
 	return err;
 }
 
-/* One count(*) without parameters. */
+/* One count(*); `at`, when not NULL, is bound as ?1 (a time). */
 static enum cpb_err
-store_count(struct store *store, enum store_sql which, long *n,
-    const char *what, char *errmsg)
+store_count(struct store *store, enum store_sql which, const int64_t *at,
+    long *n, const char *what, char *errmsg)
 {
 	sqlite3_stmt *st = NULL;
 	enum cpb_err err;
-	int rc;
+	int rc = SQLITE_OK;
 
 	*n = 0;
 	if ((err = store_stmt(store, which, &st, errmsg)) != CPB_OK)
 		return err;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if (at != NULL)
+		rc = sqlite3_bind_int64(st, 1, *at);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		*n = (long)sqlite3_column_int64(st, 0);
 	else
 		err = store_dberr(store->db, rc, errmsg, what);
@@ -2308,26 +2310,19 @@ store_queue_reclaim(struct store *store, char *errmsg)
 enum cpb_err
 store_queue_depth(struct store *store, long *depth, char *errmsg)
 {
-	return store_count(store, SQL_Q_DEPTH, depth, "queue depth", errmsg);
+	return store_count(store, SQL_Q_DEPTH, NULL, depth, "queue depth",
+	    errmsg);
 }
 
 enum cpb_err
 store_queue_due(struct store *store, bool *due, char *errmsg)
 {
-	sqlite3_stmt *st = NULL;
+	int64_t now = clock_unix_ms();
 	enum cpb_err err;
-	int rc;
+	long n = 0;
 
-	*due = false;
-	if ((err = store_stmt(store, SQL_Q_DUE, &st, errmsg)) != CPB_OK)
-		return err;
-	if ((rc = sqlite3_bind_int64(st, 1, clock_unix_ms())) == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*due = sqlite3_column_int64(st, 0) > 0;
-	else
-		err = store_dberr(store->db, rc, errmsg, "queue due");
-	store_release(st);
+	err = store_count(store, SQL_Q_DUE, &now, &n, "queue due", errmsg);
+	*due = n > 0;
 	return err;
 }
 
@@ -2434,8 +2429,8 @@ out:
 enum cpb_err
 store_dead_count(struct store *store, long *count, char *errmsg)
 {
-	return store_count(store, SQL_DEAD_COUNT, count, "dead letter count",
-	    errmsg);
+	return store_count(store, SQL_DEAD_COUNT, NULL, count,
+	    "dead letter count", errmsg);
 }
 
 enum cpb_err

@@ -658,12 +658,27 @@ webhook_log(const struct store_queue_item *item, const char *kind,
 	    error, NULL);
 }
 
+/* How an item left the batch; indexes webhook_settled_name. */
+enum webhook_settled {
+	WEBHOOK_UNSETTLED,		/* not applied, or gone meanwhile */
+	WEBHOOK_APPLIED,
+	WEBHOOK_FAILED,			/* to be retried after its backoff */
+	WEBHOOK_DEAD,
+	WEBHOOK_SETTLED__COUNT
+};
+
+/* drain_total's result label and the log's; NULL: nothing to report. */
+static const char *const webhook_settled_name[WEBHOOK_SETTLED__COUNT] = {
+	NULL, "applied", "failed", "dead",
+};
+
 /* One leased item, applied or not yet. */
 struct webhook_slot {
 	struct store_queue_item item;
 	struct webhook_applied a;
 	enum cpb_err err;
 	bool	 applied;		/* webhook_apply ran on it */
+	enum webhook_settled settled;
 	char	 why[CPB_ERRMSG_MAX];
 };
 
@@ -768,7 +783,7 @@ webhook_apply_batch(struct engine *eng, struct webhook_drain_state *ds)
 /* Settle one applied item inside the batch's transaction. */
 static enum cpb_err
 webhook_settle(const struct cpb_config *cfg, struct store *store,
-    struct webhook_slot *slot, const char **result, char *errmsg)
+    struct webhook_slot *slot, char *errmsg)
 {
 	const struct store_queue_item *item = &slot->item;
 	enum cpb_err err;
@@ -776,7 +791,7 @@ webhook_settle(const struct cpb_config *cfg, struct store *store,
 
 	webhook_count_op(store, slot->a.kind, slot->err == CPB_OK);
 	if (slot->err == CPB_OK) {
-		*result = "applied";
+		slot->settled = WEBHOOK_APPLIED;
 		return store_queue_done(store, item, errmsg);
 	}
 	err = store_queue_fail(store, item, slot->why[0] != '\0' ? slot->why :
@@ -784,11 +799,9 @@ webhook_settle(const struct cpb_config *cfg, struct store *store,
 	    cfg->max_event_failures, http_backoff_ms(item->attempts + 1,
 	    cfg->retry_min_ms, cfg->retry_max_ms), &dead, errmsg);
 	/* Gone meanwhile (dropped by an operator): nothing left to settle. */
-	if (err == CPB_ERR_NOT_FOUND) {
-		*result = NULL;
+	if (err == CPB_ERR_NOT_FOUND)
 		return CPB_OK;
-	}
-	*result = dead ? "dead" : "failed";
+	slot->settled = dead ? WEBHOOK_DEAD : WEBHOOK_FAILED;
 	return err;
 }
 
@@ -803,26 +816,20 @@ webhook_settle_batch(const struct cpb_config *cfg, struct store *store,
     struct webhook_drain_state *ds, struct webhook_drain_report *report,
     char *errmsg)
 {
-	const char *results[WEBHOOK_DRAIN_BATCH] = { 0 };
-	long i, applied = 0, failed = 0, dead = 0;
+	long i, n[WEBHOOK_SETTLED__COUNT] = { 0 };
 	enum cpb_err err;
+	int k;
 
 	if ((err = store_begin(store, errmsg)) != CPB_OK)
 		return err;
 	for (i = 0; i < ds->nslots && err == CPB_OK; i++)
 		if (ds->slots[i].applied)
-			err = webhook_settle(cfg, store, &ds->slots[i],
-			    &results[i], errmsg);
-	for (i = 0; i < ds->nslots; i++) {
-		if (results[i] == NULL)
-			continue;
-		applied += strcmp(results[i], "applied") == 0;
-		failed += strcmp(results[i], "failed") == 0;
-		dead += strcmp(results[i], "dead") == 0;
-	}
-	webhook_count_n(store, "drain_total", "result", "applied", applied);
-	webhook_count_n(store, "drain_total", "result", "failed", failed);
-	webhook_count_n(store, "drain_total", "result", "dead", dead);
+			err = webhook_settle(cfg, store, &ds->slots[i], errmsg);
+	for (i = 0; i < ds->nslots; i++)
+		n[ds->slots[i].settled]++;
+	for (k = WEBHOOK_APPLIED; k < WEBHOOK_SETTLED__COUNT; k++)
+		webhook_count_n(store, "drain_total", "result",
+		    webhook_settled_name[k], n[k]);
 	if (err == CPB_OK && ds->nslots > 0 && !ds->slots[ds->nslots - 1].applied)
 		err = store_queue_reclaim(store, errmsg);
 	if (err == CPB_OK)
@@ -834,13 +841,14 @@ webhook_settle_batch(const struct cpb_config *cfg, struct store *store,
 		return err;
 	}
 	for (i = 0; i < ds->nslots; i++)
-		if (results[i] != NULL)
+		if (ds->slots[i].settled != WEBHOOK_UNSETTLED)
 			webhook_log(&ds->slots[i].item, ds->slots[i].a.kind,
-			    results[i], ds->slots[i].err == CPB_OK ? NULL :
+			    webhook_settled_name[ds->slots[i].settled],
+			    ds->slots[i].err == CPB_OK ? NULL :
 			    ds->slots[i].why);
-	report->applied += applied;
-	report->failed += failed;
-	report->dead += dead;
+	report->applied += n[WEBHOOK_APPLIED];
+	report->failed += n[WEBHOOK_FAILED];
+	report->dead += n[WEBHOOK_DEAD];
 	return CPB_OK;
 }
 

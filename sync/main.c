@@ -88,7 +88,7 @@ usage(FILE *out)
 "\n"
 "drain exits 0 when every delivery was applied, 1 when some failed (they are\n"
 "retried later, or moved to the dead letters), 3 when the store is unusable,\n"
-"75 when another drainer is at work.\n");
+"75 when deliveries are due and another drainer is at work.\n");
 }
 
 static int
